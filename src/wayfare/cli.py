@@ -1,0 +1,38 @@
+"""The `wayfare` command line. Each command lives next to the part it drives; this module only wires them."""
+
+from __future__ import annotations
+
+import typer
+
+from wayfare import __version__
+
+app = typer.Typer(
+    name="wayfare",
+    help="Wayfare: OpenAI-compatible LLM gateway with learned routing, and the evaluator that says if it pays.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wayfare {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Wayfare command line."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
