@@ -14,7 +14,5 @@ def test_version_flag() -> None:
 
 
 def test_console_script_help() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "wayfare.cli", "--help"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-m", "wayfare.cli", "--help"], capture_output=True, text=True, check=True)
     assert "Usage" in out.stdout
