@@ -119,33 +119,39 @@ class PriceTable:
 
 
 def fill_costs(table: ResultsTable, prices: PriceTable | None = None) -> ResultsTable:
-    """The table with ``costs`` computed from list prices when it has none.
+    """The table with ``costs`` computed from list prices wherever a model has a score but no recorded cost.
 
     Input tokens missing from the table are estimated from each prompt with :func:`estimate_tokens`; missing output
-    tokens count as 0 (the cost then covers input only, and ``meta["cost_basis"]`` says so). Tables that already
-    have costs, or whose models are not all in the price table, are returned unchanged (with a ``cost_basis`` note).
+    tokens count as 0 (the cost then covers input only). Recorded costs are kept. If a model that needs a cost has
+    no list price, the table is returned without computed costs. ``meta["cost_basis"]`` always says which case
+    applied, and ``meta["prices_usd_per_1m_tokens"]`` lists the prices used.
     """
     prices = prices or PriceTable.default()
     meta = dict(table.meta)
-    if table.costs is not None:
-        meta.setdefault("cost_basis", f"costs recorded in the source data ({table.name})")
+    known = ~np.isnan(table.scores)
+    need = known if table.costs is None else known & np.isnan(table.costs)
+    recorded = f"costs recorded in the source data ({meta.get('source', table.name)})"
+    if not need.any():
+        meta.setdefault("cost_basis", recorded)
         return replace(table, meta=meta)
-    missing = [m for m in table.models if m not in prices]
+    needing = [x for j, x in enumerate(table.models) if need[:, j].any()]
+    missing = [x for x in needing if x not in prices]
     if missing:
-        meta["cost_basis"] = f"none: no recorded costs and no list price for {', '.join(missing)}"
+        prefix = f"{recorded} where present; " if table.costs is not None else ""
+        meta["cost_basis"] = f"{prefix}no cost for {', '.join(missing)}: no recorded cost and no list price"
         return replace(table, meta=meta)
 
     n, m = len(table), len(table.models)
     input_tokens = table.input_tokens
     est_note = f"input tokens estimated from the routed prompt text as ceil(chars/{CHARS_PER_TOKEN:g})"
-    if input_tokens is None or np.isnan(input_tokens).any():
+    if input_tokens is None or np.isnan(input_tokens[need]).any():
         est = np.array([estimate_tokens(p) for p in table.prompts], dtype=np.float64)
         est_full = np.repeat(est[:, None], m, axis=1)
         if input_tokens is None:
-            input_tokens = est_full
+            input_tokens = np.where(known, est_full, np.nan)
             in_note = est_note
         else:
-            input_tokens = np.where(np.isnan(input_tokens), est_full, input_tokens)
+            input_tokens = np.where(np.isnan(input_tokens) & known, est_full, input_tokens)
             in_note = f"input tokens from the source data where recorded, else {est_note}"
         meta["input_tokens_estimated"] = True
         meta["input_tokens_basis"] = in_note
@@ -156,11 +162,20 @@ def fill_costs(table: ResultsTable, prices: PriceTable | None = None) -> Results
         out_for_cost: FloatArray = np.zeros((n, m), dtype=np.float64)
         out_note = "output tokens unknown: costs count input tokens only"
     else:
-        out_for_cost = output_tokens
+        out_for_cost = np.nan_to_num(output_tokens, nan=0.0)
         out_note = str(meta.get("output_tokens_basis", "output tokens from the source data"))
-    p_in = np.array([prices.price(x)[0] for x in table.models], dtype=np.float64)
-    p_out = np.array([prices.price(x)[1] for x in table.models], dtype=np.float64)
-    costs = (input_tokens * p_in[None, :] + out_for_cost * p_out[None, :]) / 1e6
-    meta["prices_usd_per_1m_tokens"] = {x: list(prices.price(x)) for x in table.models}
-    meta["cost_basis"] = f"list prices from {prices.source} ({prices.describe(table.models)}); {in_note}; {out_note}"
+        if np.isnan(output_tokens[need]).any():
+            out_note += " (counted as 0 where unknown)"
+    priced = [x for x in table.models if x in prices]
+    p_in = np.array([prices.price(x)[0] if x in prices else np.nan for x in table.models], dtype=np.float64)
+    p_out = np.array([prices.price(x)[1] if x in prices else np.nan for x in table.models], dtype=np.float64)
+    listed = (input_tokens * p_in[None, :] + out_for_cost * p_out[None, :]) / 1e6
+    if table.costs is None:
+        costs = np.where(need, listed, np.nan)
+        prefix = ""
+    else:
+        costs = np.where(need, listed, table.costs)
+        prefix = f"{recorded} where present, else "
+    meta["prices_usd_per_1m_tokens"] = {x: list(prices.price(x)) for x in priced}
+    meta["cost_basis"] = f"{prefix}list prices from {prices.source} ({prices.describe(needing)}); {in_note}; {out_note}"
     return replace(table, costs=costs, input_tokens=input_tokens, meta=meta)
