@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wayfare import __version__
+from wayfare.store.cli import store_app
 
 app = typer.Typer(
     name="wayfare",
@@ -13,6 +14,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(store_app, name="store")
 
 
 def _version(value: bool) -> None:
