@@ -1,0 +1,91 @@
+"""The Starlette app: OpenAI's endpoints, ``/health`` and ``/ready``, over one :class:`Gateway`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from wayfare.gateway.config import GatewayConfig
+from wayfare.gateway.core import Gateway
+from wayfare.gateway.errors import error_response
+from wayfare.gateway.reqlog import LogSink
+
+_JSON = "application/json"
+
+
+def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: Gateway | None = None) -> Starlette:
+    """The ASGI app serving ``config``. Routers are loaded here (before the first request); the log sink starts in
+    the lifespan and is flushed when the server shuts down gracefully."""
+    gw = gateway if gateway is not None else Gateway(config, sink=sink)
+
+    async def chat(request: Request) -> Response:
+        return await gw.handle("chat", await request.body(), request.headers)
+
+    async def completions(request: Request) -> Response:
+        return await gw.handle("completions", await request.body(), request.headers)
+
+    async def embeddings(request: Request) -> Response:
+        return await gw.handle("embeddings", await request.body(), request.headers)
+
+    async def models(request: Request) -> Response:
+        data = [{"id": m.name, "object": "model", "created": 0, "owned_by": m.provider} for m in config.models]
+        for name, rt in gw.router.routes.items():
+            data.append(
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "wayfare-route",
+                    "candidates": rt.candidates,
+                    "router": rt.config.router,
+                    "threshold": rt.config.threshold,
+                }
+            )
+        return Response(orjson.dumps({"object": "list", "data": data}), media_type=_JSON)
+
+    async def health(request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type=_JSON)
+
+    async def ready(request: Request) -> Response:
+        routes = {n: ("ok" if rt.scorer is not None else rt.load_error) for n, rt in gw.router.routes.items()}
+        body = {"ready": gw.ready, "routes": routes, "cooling_down": gw.executor.cooldowns.cooling(_now())}
+        return Response(orjson.dumps(body), status_code=200 if gw.ready else 503, media_type=_JSON)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        etype = "invalid_request_error" if status < 500 else "server_error"
+        return error_response(status, f"{request.method} {request.url.path}: {detail}", etype)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.aclose()
+
+    routes = [
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, 500: http_error})
+    app.state.gateway = gw
+    return app
+
+
+def _now() -> float:
+    import time
+
+    return time.monotonic()

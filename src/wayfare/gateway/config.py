@@ -1,0 +1,201 @@
+"""Gateway configuration: YAML validated by pydantic, with errors that name the file, line and field."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+_ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message is one line per problem, each naming where it is."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """One model the gateway serves, and the deployment that answers it."""
+
+    name: str = Field(min_length=1)
+    provider: Literal["openai", "anthropic"] = "openai"
+    model: str | None = None
+    """Name at the upstream (defaults to ``name``)."""
+    base_url: str
+    api_key: str | None = None
+    """``os.environ/NAME`` reads the key from the environment at startup; never taken from requests."""
+    input_price: float | None = Field(default=None, ge=0)
+    """USD per 1M input tokens (wins over the bundled price table)."""
+    output_price: float | None = Field(default=None, ge=0)
+    context_window: int | None = Field(default=None, gt=0)
+    timeout: float = Field(default=600.0, gt=0)
+    """Seconds without progress before an attempt counts as timed out."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {v!r}")
+        return v.rstrip("/")
+
+    @property
+    def upstream_model(self) -> str:
+        return self.model or self.name
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key is None:
+            return None
+        m = _ENV_REF.match(self.api_key)
+        if m is None:
+            return self.api_key
+        value = os.environ.get(m.group(1))
+        if value is None:
+            raise ConfigError(f"model {self.name!r}: api_key names environment variable {m.group(1)} which is not set")
+        return value
+
+
+class RouteConfig(_Strict):
+    """A routed model name: a router scores each prompt and picks ``strong`` or ``weak``."""
+
+    name: str = Field(min_length=1)
+    router: str = "default"
+    """Router name for :func:`wayfare.routers.load_router`, or a baseline: ``random``, ``strong``, ``weak``."""
+    strong: str
+    weak: str
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    """Prompts whose score (P(strong needed)) is at least this go to ``strong``."""
+    context: Literal["last_user", "all_user", "conversation"] = "last_user"
+    pin_tools: str | None = None
+    """Requests with ``tools`` always go to this model (skipping the router)."""
+    pin_images: str | None = None
+    session_affinity: bool = True
+
+
+class RetryConfig(_Strict):
+    max_retries: int = Field(default=2, ge=0, le=10)
+    """Extra attempts on the same deployment before falling back."""
+    backoff_base: float = Field(default=0.2, ge=0)
+    backoff_max: float = Field(default=8.0, ge=0)
+    max_retry_after: float = Field(default=10.0, ge=0)
+    """A Retry-After longer than this moves on to the fallback instead of waiting."""
+    deadline: float = Field(default=120.0, gt=0)
+    """Total seconds for all attempts and fallbacks of one request."""
+    cooldown_failures: int = Field(default=3, ge=1)
+    """Consecutive failed requests that put a deployment in cooldown."""
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+
+
+class GatewayConfig(_Strict):
+    models: list[ModelConfig] = Field(min_length=1)
+    routes: list[RouteConfig] = []
+    fallbacks: dict[str, list[str]] = {}
+    retry: RetryConfig = RetryConfig()
+    database_url: str | None = None
+    """``sqlite:///path`` (default ``sqlite:///wayfare.db``) or a PostgreSQL URL; ``none`` disables the log."""
+    price_table: str | None = None
+    """Path of a JSON price table; default: the bundled one (config prices win over either)."""
+    session_cache_size: int = Field(default=100_000, gt=0)
+
+    @model_validator(mode="after")
+    def _references(self) -> GatewayConfig:
+        names = [m.name for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate model names: {', '.join(dupes)}")
+        route_names = [r.name for r in self.routes]
+        clash = sorted(set(route_names) & set(names) | {n for n in route_names if route_names.count(n) > 1})
+        if clash:
+            raise ValueError(f"route names must be unique and differ from model names: {', '.join(clash)}")
+        known = set(names)
+        for r in self.routes:
+            for field in ("strong", "weak", "pin_tools", "pin_images"):
+                target = getattr(r, field)
+                if target is not None and target not in known:
+                    raise ValueError(f"route {r.name!r}: {field} {target!r} is not a configured model")
+        for src, chain in self.fallbacks.items():
+            for target in [src, *chain]:
+                if target not in known:
+                    raise ValueError(f"fallbacks: {target!r} is not a configured model")
+        return self
+
+    def model(self, name: str) -> ModelConfig:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+            if nxt is None:
+                key_node = next((k for k, _ in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+                return key_node.start_mark.line + 1 if key_node is not None else line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            return line
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
+    """Validate YAML text; :class:`ConfigError` names ``source:line`` and the dotted field of each problem."""
+    try:
+        root = yaml.compose(text)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping with a 'models' list at the top level")
+    try:
+        return GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_of(root, loc)
+            where = f"{source}:{line}" if line else source
+            lines.append(f"{where}: {field}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> GatewayConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    return parse_config(text, str(path))
+
+
+def quickstart_config(
+    base_url: str,
+    strong_model: str,
+    weak_model: str,
+    api_key: str | None = None,
+    threshold: float = 0.5,
+    router: str = "default",
+    database_url: str | None = "sqlite:///wayfare.db",
+) -> GatewayConfig:
+    """The config of ``wayfare serve --base-url ... --strong-model ... --weak-model ...``: both models from one
+    OpenAI-compatible upstream and route ``auto`` (also reachable as ``router-<router>-<threshold>``)."""
+    models = [
+        ModelConfig(name=m, base_url=base_url, api_key=api_key) for m in dict.fromkeys([strong_model, weak_model])
+    ]
+    route = RouteConfig(name="auto", router=router, strong=strong_model, weak=weak_model, threshold=threshold)
+    return GatewayConfig(models=models, routes=[route], database_url=database_url)

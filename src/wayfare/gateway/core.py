@@ -1,0 +1,284 @@
+"""The gateway's request path: resolve the model or route, call the provider with retries and fallbacks, compute
+cost and savings, set the ``x-wayfare-*`` headers, and log one record per request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+import orjson
+from starlette.responses import Response, StreamingResponse
+
+from wayfare.data.prices import PriceTable
+from wayfare.gateway.config import GatewayConfig, ModelConfig
+from wayfare.gateway.cost import Pricing, usage_tokens
+from wayfare.gateway.errors import error_body, error_response, upstream_failure
+from wayfare.gateway.reqlog import LogSink, open_sink
+from wayfare.gateway.retry import AllAttemptsFailed, Attempt, RetryExecutor
+from wayfare.gateway.routing import Decision, Router
+from wayfare.providers.anthropic import AnthropicProvider
+from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
+from wayfare.providers.errors import ProviderError
+from wayfare.providers.openai_compat import OpenAIProvider
+from wayfare.store.record import RequestRecord
+
+_JSON = "application/json"
+
+
+def make_provider(model: ModelConfig, client: httpx.AsyncClient) -> Provider:
+    cls = AnthropicProvider if model.provider == "anthropic" else OpenAIProvider
+    return cls(client, model.base_url, model.resolved_api_key(), name=f"{model.name} ({model.base_url})")
+
+
+def _fmt(x: float) -> str:
+    return format(x, ".10g")
+
+
+class Gateway:
+    """Shared state of one gateway process: config, pooled client, providers, router, retry policy, log sink."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        sink: LogSink | None = None,
+        router: Router | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.models: dict[str, ModelConfig] = {m.name: m for m in config.models}
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=256, keepalive_expiry=60)
+        self.client = client or httpx.AsyncClient(limits=limits, timeout=600.0, trust_env=False)
+        self.providers: dict[str, Provider] = {m.name: make_provider(m, self.client) for m in config.models}
+        self.router = router if router is not None else Router.from_config(config)
+        self.executor = RetryExecutor.from_config(config.retry)
+        table = PriceTable.from_file(config.price_table) if config.price_table else None
+        self.pricing = Pricing(config, table)
+        self.sink = sink if sink is not None else open_sink(config.database_url)
+        self.ready = False
+
+    async def start(self) -> None:
+        await self.sink.start()
+        self.ready = True
+
+    async def aclose(self) -> None:
+        self.ready = False
+        await self.sink.aclose()
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------ request path
+    async def handle(self, endpoint: Endpoint, raw: bytes, headers: Mapping[str, str]) -> Response:
+        t0 = time.perf_counter()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return error_response(400, f"request body is not valid JSON: {exc}", "invalid_request_error")
+        if not isinstance(body, dict):
+            return error_response(400, "request body must be a JSON object", "invalid_request_error")
+        name = body.get("model")
+        if not isinstance(name, str) or not name:
+            return error_response(
+                400, "'model' is required and must be a string", "invalid_request_error", param="model"
+            )
+        if endpoint == "chat" and (not isinstance(body.get("messages"), list) or not body["messages"]):
+            return error_response(
+                400, "'messages' must be a non-empty array", "invalid_request_error", param="messages"
+            )
+        decision: Decision | None = None
+        if name not in self.models:
+            resolved = self.router.resolve(name) if endpoint != "embeddings" else None
+            if resolved is None:
+                return error_response(
+                    404,
+                    f"The model `{name}` does not exist or you do not have access to it.",
+                    "invalid_request_error",
+                    "model_not_found",
+                    "model",
+                )
+            rt, threshold = resolved
+            decision = self.router.decide(name, rt, threshold, body, headers.get("x-wayfare-session"))
+        chosen = decision.model if decision is not None else name
+        chain = [chosen, *self.config.fallbacks.get(chosen, ())]
+        ctx = _Context(self, endpoint, body, headers, decision, chosen, t0)
+        if body.get("stream") and endpoint != "embeddings":
+            return await self._stream(ctx, chain)
+        return await self._unary(ctx, chain)
+
+    async def _unary(self, ctx: _Context, chain: list[str]) -> Response:
+        async def call(model: str) -> JSON:
+            cfg = self.models[model]
+            return await self.providers[model].request(
+                ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
+            )
+
+        try:
+            result, used, attempts = await self.executor.run(chain, call)
+        except AllAttemptsFailed as exc:
+            status, err = upstream_failure(exc.last)
+            ctx.log(
+                status=status,
+                model=exc.attempts[-1].model if exc.attempts else ctx.chosen,
+                attempts=exc.attempts,
+                error_class=exc.last.error_class,
+            )
+            headers = ctx.headers_for(exc.attempts[-1].model if exc.attempts else ctx.chosen)
+            if exc.last.retry_after is not None and status == 429:
+                headers["retry-after"] = str(max(1, round(exc.last.retry_after)))
+            return Response(orjson.dumps(err), status_code=status, media_type=_JSON, headers=headers)
+        result["model"] = used
+        tokens = usage_tokens(result.get("usage"))
+        cost, counterfactual = ctx.costs(used, tokens)
+        headers = ctx.headers_for(used)
+        if cost is not None:
+            headers["x-wayfare-cost-usd"] = _fmt(cost)
+            headers["x-wayfare-saved-usd"] = _fmt(counterfactual - cost)
+        ctx.log(status=200, model=used, attempts=attempts, tokens=tokens, cost=cost, counterfactual=counterfactual)
+        return Response(orjson.dumps(result), media_type=_JSON, headers=headers)
+
+    async def _stream(self, ctx: _Context, chain: list[str]) -> Response:
+        opts = ctx.body.get("stream_options")
+        client_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        body = {**ctx.body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
+
+        async def call(model: str) -> ChunkStream:
+            cfg = self.models[model]
+            return await self.providers[model].stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
+
+        try:
+            stream, used, attempts = await self.executor.run(chain, call)
+        except AllAttemptsFailed as exc:
+            status, err = upstream_failure(exc.last)
+            last_model = exc.attempts[-1].model if exc.attempts else ctx.chosen
+            ctx.log(
+                status=status, model=last_model, attempts=exc.attempts, error_class=exc.last.error_class, stream=True
+            )
+            return Response(
+                orjson.dumps(err), status_code=status, media_type=_JSON, headers=ctx.headers_for(last_model)
+            )
+
+        async def relay() -> AsyncIterator[bytes]:
+            tokens: tuple[int, int] = (0, 0)
+            status, error_class = 200, None
+            try:
+                async for chunk in stream:
+                    chunk["model"] = used
+                    usage = chunk.get("usage")
+                    if usage:
+                        tokens = usage_tokens(usage)
+                        if not client_usage:
+                            if not chunk.get("choices"):
+                                continue
+                            chunk.pop("usage")
+                    yield b"data: " + orjson.dumps(chunk) + b"\n\n"
+                yield b"data: [DONE]\n\n"
+            except ProviderError as exc:
+                status, error_class = 502, f"stream_{exc.error_class}"
+                msg = f"the upstream stream failed after the response started: {exc.message}"
+                yield b"data: " + orjson.dumps(error_body(msg, "upstream_error", error_class)) + b"\n\n"
+            except asyncio.CancelledError:
+                status, error_class = 499, "client_disconnected"
+                raise
+            finally:
+                cost, counterfactual = ctx.costs(used, tokens)
+                ctx.log(
+                    status=status,
+                    model=used,
+                    attempts=attempts,
+                    tokens=tokens,
+                    cost=cost,
+                    counterfactual=counterfactual,
+                    error_class=error_class,
+                    stream=True,
+                )
+
+        return StreamingResponse(relay(), media_type="text/event-stream", headers=ctx.headers_for(used))
+
+
+class _Context:
+    """What one request carries from resolution to its log record."""
+
+    __slots__ = ("body", "chosen", "decision", "endpoint", "gw", "request_headers", "request_id", "t0")
+
+    def __init__(
+        self,
+        gw: Gateway,
+        endpoint: Endpoint,
+        body: JSON,
+        headers: Mapping[str, str],
+        decision: Decision | None,
+        chosen: str,
+        t0: float,
+    ) -> None:
+        self.gw, self.endpoint, self.body, self.request_headers = gw, endpoint, body, headers
+        self.decision, self.chosen, self.t0 = decision, chosen, t0
+        self.request_id = "wf-" + os.urandom(8).hex()
+
+    def headers_for(self, model: str) -> dict[str, str]:
+        h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
+        d = self.decision
+        if d is not None:
+            h["x-wayfare-route"] = d.route
+            h["x-wayfare-decision-ms"] = f"{d.decision_ms:.3f}"
+            h["x-wayfare-reason"] = d.reason
+            if d.score is not None:
+                h["x-wayfare-score"] = f"{d.score:.6f}"
+            if d.threshold is not None:
+                h["x-wayfare-threshold"] = _fmt(d.threshold)
+        return h
+
+    def costs(self, model: str, tokens: tuple[int, int]) -> tuple[float | None, float]:
+        """(cost, counterfactual cost): the same tokens at the route's most expensive candidate's prices."""
+        pricing = self.gw.pricing
+        cost = pricing.cost(model, *tokens)
+        if self.decision is None:
+            return cost, cost or 0.0
+        reference = pricing.most_expensive(self.decision.candidates)
+        counterfactual = pricing.cost(reference, *tokens)
+        return cost, counterfactual if counterfactual is not None else (cost or 0.0)
+
+    def log(
+        self,
+        *,
+        status: int,
+        model: str,
+        attempts: list[Attempt],
+        tokens: tuple[int, int] = (0, 0),
+        cost: float | None = None,
+        counterfactual: float = 0.0,
+        error_class: str | None = None,
+        stream: bool = False,
+    ) -> None:
+        d = self.decision
+        if error_class is None and d is not None and d.error is not None:
+            error_class = f"router_error: {d.error}"[:300]
+        auth = self.request_headers.get("authorization")
+        key_id = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else None
+        record = RequestRecord(
+            request_id=self.request_id,
+            chosen_model=model,
+            key_id=key_id,
+            route=d.route if d is not None else None,
+            candidates=d.candidates if d is not None else [model],
+            score=d.score if d is not None else None,
+            threshold=d.threshold if d is not None else None,
+            decision_ms=d.decision_ms if d is not None else None,
+            input_tokens=tokens[0],
+            output_tokens=tokens[1],
+            cost_usd=cost or 0.0,
+            counterfactual_cost_usd=counterfactual,
+            latency_ms=(time.perf_counter() - self.t0) * 1000,
+            status=status,
+            error_class=error_class,
+            attempts=len(attempts) + (1 if status < 400 else 0),
+            fallback_used=model != self.chosen,
+            stream=stream,
+            session_id=d.session_id if d is not None else None,
+            metadata={"endpoint": self.endpoint, **({"reason": d.reason} if d is not None else {})},
+        )
+        with contextlib.suppress(Exception):  # the log must never fail a request
+            self.gw.sink.submit(record)

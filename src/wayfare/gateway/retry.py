@@ -1,0 +1,121 @@
+"""Retries with exponential backoff and full jitter (honouring Retry-After), fallback chains, a total deadline, and
+cooldown of deployments that keep failing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from wayfare.gateway.config import RetryConfig
+from wayfare.providers.errors import ProviderError
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Attempt:
+    model: str
+    error_class: str | None
+    status: int | None
+    message: str = ""
+
+
+class AllAttemptsFailed(Exception):
+    """Every attempt on every deployment of the chain failed (or a client error stopped the chain)."""
+
+    def __init__(self, last: ProviderError, attempts: list[Attempt]) -> None:
+        super().__init__(last.message)
+        self.last = last
+        self.attempts = attempts
+
+
+@dataclass
+class Cooldowns:
+    """A deployment that failed ``failures`` requests in a row is skipped for ``seconds`` (unless nothing else is
+    left). One success resets its count."""
+
+    failures: int
+    seconds: float
+    _count: dict[str, int] = field(default_factory=dict)
+    _until: dict[str, float] = field(default_factory=dict)
+
+    def available(self, model: str, now: float) -> bool:
+        return self._until.get(model, 0.0) <= now
+
+    def failure(self, model: str, now: float) -> None:
+        n = self._count.get(model, 0) + 1
+        self._count[model] = n
+        if n >= self.failures:
+            self._until[model] = now + self.seconds
+            self._count[model] = 0
+
+    def success(self, model: str) -> None:
+        if self._count:
+            self._count.pop(model, None)
+
+    def cooling(self, now: float) -> list[str]:
+        return [m for m, until in self._until.items() if until > now]
+
+
+@dataclass
+class RetryExecutor:
+    """Runs ``call(model)`` over a fallback chain under :class:`RetryConfig`."""
+
+    config: RetryConfig
+    cooldowns: Cooldowns
+    rng: random.Random = field(default_factory=random.Random)
+
+    @classmethod
+    def from_config(cls, config: RetryConfig) -> RetryExecutor:
+        return cls(config, Cooldowns(config.cooldown_failures, config.cooldown_seconds))
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**attempt)]."""
+        return self.rng.uniform(0.0, min(self.config.backoff_max, self.config.backoff_base * 2**attempt))
+
+    async def run(self, chain: list[str], call: Callable[[str], Awaitable[T]]) -> tuple[T, str, list[Attempt]]:
+        """The first success as ``(result, model, attempts)``; :class:`AllAttemptsFailed` otherwise."""
+        cfg = self.config
+        start = time.monotonic()
+        deadline = start + cfg.deadline
+        if len(chain) > 1:
+            ready = [m for m in chain if self.cooldowns.available(m, start)]
+            chain = ready + [m for m in chain if m not in ready]
+        attempts: list[Attempt] = []
+        last: ProviderError | None = None
+        for model in chain:
+            for i in range(cfg.max_retries + 1):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    async with asyncio.timeout(remaining):
+                        result = await call(model)
+                except ProviderError as exc:
+                    last = exc
+                except TimeoutError:
+                    last = ProviderError(f"deadline of {cfg.deadline:g} s reached", error_class="deadline")
+                    attempts.append(Attempt(model, last.error_class, None, last.message))
+                    raise AllAttemptsFailed(last, attempts) from None
+                else:
+                    self.cooldowns.success(model)
+                    return result, model, attempts
+                attempts.append(Attempt(model, last.error_class, last.status, last.message))
+                if not last.fallback_ok:
+                    raise AllAttemptsFailed(last, attempts)
+                if not last.retryable or i == cfg.max_retries:
+                    break
+                wait = last.retry_after if last.retry_after is not None else self.backoff(i)
+                if wait > cfg.max_retry_after or time.monotonic() + wait >= deadline:
+                    break
+                await asyncio.sleep(wait)
+            self.cooldowns.failure(model, time.monotonic())
+            if time.monotonic() >= deadline:
+                break
+        if last is None:
+            last = ProviderError("no deployment could be tried before the deadline", error_class="deadline")
+        raise AllAttemptsFailed(last, attempts)

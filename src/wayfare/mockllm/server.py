@@ -1,0 +1,236 @@
+"""The mock upstream as a raw ASGI app (no framework: it must be much faster than what it benchmarks).
+
+Endpoints: ``POST /v1/chat/completions`` (and streaming), ``/v1/completions``, ``/v1/embeddings``, ``/v1/messages``
+(Anthropic), ``GET /v1/models``, ``/health``. Control: ``POST /_mock/faults`` ``{"model", "kind", "times"}``,
+``DELETE /_mock/faults``, ``GET /_mock/requests`` (the last bodies received, newest last). A request header
+``x-mock-fault: <kind>`` injects a fault on that request only; ``x-mock-latency-ms`` overrides the latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import socket
+import struct
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+import orjson
+
+from wayfare.mockllm import replies
+from wayfare.mockllm.faults import FaultPlan
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+JSON = dict[str, Any]
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+_MODELS = ["mock-strong", "mock-weak"]
+
+
+class MockApp:
+    """ASGI app of the mock upstream.
+
+    ``latency_ms``: delay before the response starts; ``chunk_delay_ms``: delay between streamed chunks;
+    ``retry_after_ms``: what a 429 asks the client to wait; ``hang_s``: how long a ``timeout`` fault stalls.
+    """
+
+    def __init__(
+        self,
+        latency_ms: float = 0.0,
+        chunk_delay_ms: float = 0.0,
+        retry_after_ms: float = 50.0,
+        hang_s: float = 30.0,
+        faults: FaultPlan | None = None,
+        keep_requests: int = 200,
+    ) -> None:
+        self.latency_ms = latency_ms
+        self.chunk_delay_ms = chunk_delay_ms
+        self.retry_after_ms = retry_after_ms
+        self.hang_s = hang_s
+        self.faults = faults or FaultPlan()
+        self.requests: deque[JSON] = deque(maxlen=keep_requests)
+        self.request_count = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = await _read_body(receive)
+        if method == "GET":
+            if path in ("/health", "/v1/health"):
+                await _send_json(send, 200, {"status": "ok"})
+            elif path == "/v1/models":
+                data = [{"id": m, "object": "model", "created": 0, "owned_by": "mock"} for m in _MODELS]
+                await _send_json(send, 200, {"object": "list", "data": data})
+            elif path == "/_mock/requests":
+                await _send_json(send, 200, {"count": self.request_count, "requests": list(self.requests)})
+            else:
+                await _send_json(send, 404, _error(f"no route GET {path}", "not_found_error"))
+            return
+        if path == "/_mock/faults":
+            await self._control(method, raw, send)
+            return
+        kind = {
+            "/v1/chat/completions": "chat",
+            "/v1/completions": "completion",
+            "/v1/embeddings": "embedding",
+            "/v1/messages": "anthropic",
+        }.get(path)
+        if method != "POST" or kind is None:
+            await _send_json(send, 404, _error(f"no route {method} {path}", "not_found_error"))
+            return
+        try:
+            body = orjson.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("body must be a JSON object")
+        except ValueError as exc:
+            await _send_json(send, 400, _error(f"invalid JSON body: {exc}", "invalid_request_error"))
+            return
+        self.request_count += 1
+        self.requests.append({"path": path, "body": body, "headers": headers})
+        latency = float(headers.get("x-mock-latency-ms", self.latency_ms))
+        if latency > 0:
+            await asyncio.sleep(latency / 1000)
+        fault = headers.get("x-mock-fault") or self.faults.take(str(body.get("model", "")))
+        anthropic = kind == "anthropic"
+        if fault is not None and await self._fault(fault, bool(body.get("stream")), anthropic, send):
+            return
+        if kind == "chat":
+            if body.get("stream"):
+                await self._stream([(None, c) for c in replies.chat_chunks(body)], send, done=True, cut=fault)
+            else:
+                await _send_json(send, 200, replies.chat_completion(body), cut=fault, malformed=fault)
+        elif kind == "anthropic":
+            if body.get("stream"):
+                await self._stream(replies.anthropic_events(body), send, done=False, cut=fault)
+            else:
+                await _send_json(send, 200, replies.anthropic_message(body), cut=fault, malformed=fault)
+        elif kind == "completion":
+            await _send_json(send, 200, replies.completion(body), cut=fault, malformed=fault)
+        else:
+            await _send_json(send, 200, replies.embeddings(body), cut=fault, malformed=fault)
+
+    async def _control(self, method: str, raw: bytes, send: Send) -> None:
+        if method == "DELETE":
+            self.faults.clear()
+            await _send_json(send, 200, {"cleared": True})
+            return
+        try:
+            spec = orjson.loads(raw)
+            self.faults.add(str(spec.get("model", "*")), str(spec["kind"]), int(spec.get("times", 1)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            await _send_json(send, 400, _error(f"bad fault spec: {exc}", "invalid_request_error"))
+            return
+        await _send_json(send, 200, {"ok": True})
+
+    async def _fault(self, fault: str, stream: bool, anthropic: bool, send: Send) -> bool:
+        """Inject a fault that replaces the response; False for faults that corrupt a normal response instead."""
+        if fault == "429":
+            wait_ms = self.retry_after_ms
+            extra = [
+                (b"retry-after", str(max(1, math.ceil(wait_ms / 1000))).encode()),
+                (b"retry-after-ms", str(int(wait_ms)).encode()),
+            ]
+            err = _error("Rate limit reached (mock)", "rate_limit_error" if anthropic else "rate_limit_exceeded")
+            await _send_json(send, 429, err, extra_headers=extra)
+        elif fault in ("500", "503"):
+            await _send_json(send, int(fault), _error(f"mock upstream error {fault}", "api_error"))
+        elif fault == "529":
+            await _send_json(
+                send, 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            )
+        elif fault == "reset":
+            await _reset(send)
+        elif fault == "timeout":
+            await asyncio.sleep(self.hang_s)
+            return False
+        elif fault == "error_body" and not stream:
+            await _send_json(send, 200, _error("upstream failed while answering (mock)", "server_error"))
+        elif fault == "error_body":
+            await self._stream([(None, _error("upstream failed mid-answer (mock)", "server_error"))], send, True, None)
+        else:
+            return False
+        return True
+
+    async def _stream(self, events: Sequence[tuple[str | None, JSON]], send: Send, done: bool, cut: str | None) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+        delay = self.chunk_delay_ms / 1000
+        for i, (name, data) in enumerate(events):
+            if cut == "stream_cut" and i == 2:
+                await _reset(send)
+                return
+            payload = orjson.dumps(data)
+            if cut == "malformed" and i == 1:
+                payload = payload[: len(payload) // 2]
+            event = b"event: " + name.encode() + b"\n" if name else b""
+            await send({"type": "http.response.body", "body": event + b"data: " + payload + b"\n\n", "more_body": True})
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n" if done else b"", "more_body": False})
+
+
+def _error(message: str, etype: str) -> JSON:
+    return {"error": {"message": message, "type": etype, "param": None, "code": etype}}
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send_json(
+    send: Send,
+    status: int,
+    data: JSON,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+    cut: str | None = None,
+    malformed: str | None = None,
+) -> None:
+    body = orjson.dumps(data)
+    if malformed == "malformed":
+        body = body[: len(body) // 2]
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    if cut == "stream_cut":
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        await _reset(send)
+        return
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _reset(send: Send) -> None:
+    """Abort the connection with a TCP RST (reaching uvicorn's transport through its bound ``send``)."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionResetError("mock fault: connection reset")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await asyncio.sleep(0)  # let connection_lost mark the request as disconnected
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,150 @@
+"""Anthropic's Messages API behind the OpenAI-format provider interface (requests and streams translated)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+
+from wayfare.providers.anthropic_translate import (
+    StreamTranslator,
+    TranslationError,
+    from_messages_response,
+    to_messages_request,
+)
+from wayfare.providers.base import JSON, Endpoint
+from wayfare.providers.errors import ProviderError, from_status
+from wayfare.providers.openai_compat import parse_json_body, transport_error
+from wayfare.providers.sse import iter_sse
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+class AnthropicProvider:
+    """Adapter for ``base_url`` (e.g. ``https://api.anthropic.com/v1``); only chat completions are translated."""
+
+    kind = "anthropic"
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None = None, name: str = "") -> None:
+        self.client = client
+        self.url = base_url.rstrip("/") + "/messages"
+        self.name = name or base_url
+        self.headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
+        if api_key:
+            self.headers["x-api-key"] = api_key
+
+    def _translate(self, endpoint: Endpoint, body: JSON) -> JSON:
+        if endpoint != "chat":
+            raise ProviderError(
+                f"{self.name} (Anthropic) has no {endpoint} endpoint", error_class="client_error", status=400
+            )
+        try:
+            return to_messages_request(body, str(body.get("model", "")))
+        except (TranslationError, KeyError, TypeError, AttributeError) as exc:
+            raise ProviderError(
+                f"cannot translate the request for Anthropic: {exc}", error_class="client_error", status=400
+            ) from None
+
+    async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
+        payload = self._translate(endpoint, body)
+        try:
+            resp = await self.client.post(
+                self.url, content=orjson.dumps(payload), headers=self.headers, timeout=timeout
+            )
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from None
+        if resp.status_code >= 400:
+            raise from_status(resp.status_code, resp.content, resp.headers, self.name)
+        msg = parse_json_body(resp.content, self.name)
+        if msg.get("type") == "error":
+            raise ProviderError(f"{self.name} answered 200 with an error", error_class="error_body", body=msg)
+        try:
+            return from_messages_response(msg)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ProviderError(
+                f"{self.name} sent an unexpected message shape: {exc}", error_class="malformed"
+            ) from None
+
+    async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> AnthropicChunkStream:
+        payload = self._translate(endpoint, body)
+        opts = body.get("stream_options")
+        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        request = self.client.build_request(
+            "POST", self.url, content=orjson.dumps(payload), headers=self.headers, timeout=timeout
+        )
+        try:
+            resp = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.name) from None
+        if resp.status_code >= 400:
+            try:
+                content = await resp.aread()
+            except httpx.HTTPError:
+                content = b""
+            finally:
+                await resp.aclose()
+            raise from_status(resp.status_code, content, resp.headers, self.name)
+        stream = AnthropicChunkStream(resp, self.name, StreamTranslator(include_usage))
+        await stream.prime()
+        return stream
+
+
+class AnthropicChunkStream:
+    """OpenAI chunks translated from a Messages API event stream."""
+
+    def __init__(self, response: httpx.Response, provider: str, translator: StreamTranslator) -> None:
+        self.response = response
+        self.provider = provider
+        self.translator = translator
+        self._events = iter_sse(response)
+        self._pending: list[JSON] = []
+
+    async def _fill(self) -> bool:
+        """Read events until some chunks are pending; False at the end of the stream."""
+        try:
+            async for _name, data in self._events:
+                try:
+                    event = orjson.loads(data)
+                except orjson.JSONDecodeError as exc:
+                    raise ProviderError(
+                        f"{self.provider} sent a malformed stream event: {exc}", error_class="malformed"
+                    ) from None
+                if not isinstance(event, dict):
+                    raise ProviderError(
+                        f"{self.provider} sent a stream event that is not an object", error_class="malformed"
+                    )
+                if event.get("type") == "error" or ("error" in event and "type" not in event):
+                    err = event.get("error") or {}
+                    etype = err.get("type", "") if isinstance(err, dict) else ""
+                    error_class = "overloaded" if etype == "overloaded_error" else "error_body"
+                    raise ProviderError(
+                        f"{self.provider} sent an error in the stream: {err}", error_class=error_class, body=event
+                    )
+                self._pending.extend(self.translator.feed(event))
+                if self._pending:
+                    return True
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.provider) from None
+        if not self.translator.finished:
+            raise ProviderError(f"{self.provider} stream ended before message_stop", error_class="stream_incomplete")
+        return False
+
+    async def prime(self) -> None:
+        try:
+            await self._fill()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def __aiter__(self) -> AsyncIterator[JSON]:
+        try:
+            while self._pending or await self._fill():
+                chunks, self._pending = self._pending, []
+                for chunk in chunks:
+                    yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
