@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from wayfare import __version__
+from wayfare.data.cli import data_app
 from wayfare.store.cli import store_app
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 
 app.add_typer(store_app, name="store")
+app.add_typer(data_app, name="data")
 
 
 def _version(value: bool) -> None:

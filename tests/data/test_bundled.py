@@ -82,3 +82,19 @@ def test_pair_override() -> None:
     assert table.is_pair
     with pytest.raises(DataFormatError, match="not in llmrouter"):
         load_benchmark("llmrouter", strong="gpt-5")
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "routellm").is_dir(), reason=f"real RouteLLM data not found at {SHARED}/routellm")
+@pytest.mark.parametrize("name", ["mmlu", "gsm8k"])
+def test_bundle_matches_source(name: str) -> None:
+    from wayfare.data import load_table
+
+    src = load_table(SHARED / "routellm" / name, f"routellm-{name}")
+    bundled = load_benchmark(name)
+    assert bundled.prompts == src.prompts and bundled.prompt_ids == src.prompt_ids
+    np.testing.assert_array_equal(bundled.scores, src.scores)
+    assert bundled.costs is not None and src.costs is not None
+    np.testing.assert_allclose(bundled.costs, src.costs)

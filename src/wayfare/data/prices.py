@@ -114,7 +114,8 @@ class PriceTable:
         parts = []
         for m in models:
             e = self.entry(m)
-            parts.append(f"{m}: ${e.input:g} in / ${e.output:g} out per 1M tokens ({e.source}; {e.date})")
+            when = f", {e.date}" if e.date else ""
+            parts.append(f"{m}: ${e.input:g} in / ${e.output:g} out per 1M tokens ({e.source}{when})")
         return "; ".join(parts)
 
 
