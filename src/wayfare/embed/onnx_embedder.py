@@ -1,0 +1,102 @@
+"""Transformer embeddings with onnxruntime: batched by length, L2-normalised float32."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from wayfare.embed.base import Vectors
+from wayfare.embed.tokenize import BudgetTokenizer
+
+# ONNX Runtime's fused SkipLayerNormalization CPU kernel measured ~50x slower than plain LayerNormalization.
+DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+
+
+def session_options(threads: int | None) -> ort.SessionOptions:
+    """Options for low single-prompt latency: sequential execution, all graph optimisations, fixed threads."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.inter_op_num_threads = 1
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        opts.intra_op_num_threads = threads
+    opts.add_session_config_entry("session.set_denormal_as_zero", "1")
+    opts.log_severity_level = 3
+    return opts
+
+
+def normalize(x: np.ndarray) -> Vectors:
+    """Rows scaled to unit L2 norm (a zero row stays zero), as float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    out: Vectors = (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return out
+
+
+class OnnxEmbedder:
+    """An `Embedder` over an ONNX sentence encoder taking `input_ids` and `attention_mask`."""
+
+    def __init__(
+        self,
+        model_file: Path,
+        tokenizer_file: Path,
+        *,
+        name: str,
+        dim: int,
+        output: str,
+        max_tokens: int = 128,
+        threads: int | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self._name = name
+        self._dim = dim
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.tokenizer = BudgetTokenizer(tokenizer_file, max_tokens)
+        self.session = ort.InferenceSession(
+            str(model_file),
+            sess_options=session_options(threads),
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=DISABLED_OPTIMIZERS,
+        )
+        self.output = output
+        self._feeds_mask = "attention_mask" in {i.name for i in self.session.get_inputs()}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _run(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask} if self._feeds_mask else {"input_ids": input_ids}
+        out: np.ndarray = self.session.run([self.output], feeds)[0]
+        return out
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of strings, not a single string")
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        ids = self.tokenizer.encode(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch: little padding
+        out = np.empty((len(ids), self._dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._run([ids[i] for i in idx])
+        return normalize(out)
