@@ -98,3 +98,17 @@ def test_bundle_matches_source(name: str) -> None:
     np.testing.assert_array_equal(bundled.scores, src.scores)
     assert bundled.costs is not None and src.costs is not None
     np.testing.assert_allclose(bundled.costs, src.costs)
+
+
+@pytest.mark.skipif(not (SHARED / "llmrouter").is_dir(), reason=f"real LLMRouter data not found at {SHARED}/llmrouter")
+def test_no_gpqa_text_in_bundle() -> None:
+    """No bundled prompt is the text of a GPQA question from the source data (whatever its category says)."""
+    gpqa = set()
+    for split in ("train", "test"):
+        for line in (SHARED / "llmrouter" / "query_data" / f"default_query_{split}.jsonl").read_bytes().splitlines():
+            row = orjson.loads(line)
+            if row["task_name"] == "gpqa":
+                gpqa.add(row["query"])
+    assert len(gpqa) > 400
+    for name in BENCHMARKS:
+        assert not gpqa & set(load_benchmark(name).prompts), name

@@ -67,3 +67,10 @@ def test_bad_rows(tmp_path: Path) -> None:
     (tmp_path / "d" / "question.jsonl").write_text('{"question_id": 1, "turns": []}\n')
     with pytest.raises(DataFormatError, match=r"question.jsonl:1: needs 'question_id'"):
         load_mt_bench(tmp_path / "d")
+
+
+def test_load_table_passes_options() -> None:
+    t = load_table(FIX, "mt-bench", judge="claude-judge")
+    assert t.meta["judge"] == "claude-judge"
+    with pytest.raises(DataFormatError, match=r"format 'mt-bench' has no option join \(options: judge\)"):
+        load_table(FIX, "mt-bench", join="outer")

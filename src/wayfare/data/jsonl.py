@@ -23,6 +23,8 @@ from wayfare.data.prices import PriceTable, fill_costs
 from wayfare.data.table import FloatArray, ResultsTable
 
 HEADER_KEY = "wayfare_table"
+PRICE_META = ("cost_basis", "prices_usd_per_1m_tokens")
+"""Meta keys describing computed costs; not written when costs are left out (they are recomputed on load)."""
 SPLIT_META = {"train": "train_rows", "test": "test_rows"}
 """Row ``split`` values that become ``meta["<split>_rows"]`` index lists (any other value does too)."""
 
@@ -223,7 +225,7 @@ def save_jsonl(table: ResultsTable, path: str | Path, *, header: bool = True, co
         if key.endswith("_rows") and isinstance(value, list):
             for i in value:
                 split_of[int(i)] = key.removesuffix("_rows")
-        elif key != "source" and (costs or key != "cost_basis"):
+        elif key != "source" and (costs or key not in PRICE_META):
             head_meta[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     opts = orjson.OPT_SERIALIZE_NUMPY

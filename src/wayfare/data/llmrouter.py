@@ -110,6 +110,9 @@ def load_llmrouter(
             if question in seen:
                 duplicates += 1
                 continue
+            seen.add(question)
+            if split == "train":
+                seen_train.add(question)  # before exclusion: an excluded train text still leaks into test
             task = tasks.get(question, "unknown")
             unmatched += task == "unknown"
             if task in exclude_tasks:
@@ -120,9 +123,6 @@ def load_llmrouter(
                 if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 1:
                     raise DataFormatError(f"{data_path}: row {i}: score of {model!r} must be in [0, 1], got {value!r}")
                 parsed[str(model)] = float(value)
-            seen.add(question)
-            if split == "train":
-                seen_train.add(question)
             split_rows[split].append(len(prompts))
             ids.append(f"llmrouter/{split}/{i}")
             prompts.append(question)

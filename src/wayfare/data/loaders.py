@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
@@ -52,14 +53,24 @@ def load_table(
     prices: PriceTable | None = None,
     strong: str | None = None,
     weak: str | None = None,
+    **options: object,
 ) -> ResultsTable:
-    """Read ``path`` in ``format`` (one of :data:`FORMATS`); ``strong`` / ``weak`` override the pair if given."""
+    """Read ``path`` in ``format`` (one of :data:`FORMATS`); ``strong`` / ``weak`` override the pair if given.
+
+    ``options`` go to the format's loader, e.g. ``judge="gpt-4"`` (mt-bench), ``join="outer"`` (routerarena),
+    ``exclude_tasks={"gpqa"}`` (llmrouter).
+    """
     loader = FORMATS.get(format)
     if loader is None:
         raise DataFormatError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+    accepted = set(inspect.signature(loader).parameters) - {"path", "prices"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        allowed = ", ".join(sorted(accepted)) or "none"
+        raise DataFormatError(f"format {format!r} has no option {', '.join(unknown)} (options: {allowed})")
     if not Path(path).exists():
         raise DataFormatError(f"{path}: no such file or directory")
-    return _with_pair(loader(path, prices=prices), strong, weak)
+    return _with_pair(loader(path, prices=prices, **options), strong, weak)
 
 
 def bundled_path(name: str) -> Path:
