@@ -1,0 +1,106 @@
+"""k-nearest-neighbour router: a prompt's expected score per model is the mean over its k most similar labelled
+prompts (cosine similarity of embeddings), shrunk towards the model's overall mean by ``prior`` pseudo-prompts.
+
+``k="auto"`` picks k from ``k_grid`` by leave-one-out error on the training prompts (on the strong-minus-weak gap
+for a pair table, on every known score otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wayfare.data import ResultsTable
+from wayfare.embed.base import Embedder
+from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, column_means
+
+DEFAULT_K_GRID = (5, 10, 20, 40, 80, 160)
+_CHUNK = 2048
+
+
+class KNNRouter(BaseRouter):
+    kind = "knn"
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        k: int | str = "auto",
+        k_grid: Sequence[int] = DEFAULT_K_GRID,
+        prior: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(embedder, seed=seed)
+        if not (k == "auto" or (isinstance(k, int) and k > 0)):
+            raise ValueError(f"k must be a positive integer or 'auto', got {k!r}")
+        self.k = k
+        self.k_grid = list(k_grid)
+        self.prior = prior
+
+    def _fit(self, x: NDArray[np.float32], y: FloatArray, table: ResultsTable) -> None:
+        self.x_ = x.astype(np.float16).astype(np.float32)  # stored as float16: keep what a reload will see
+        self.y_ = y.astype(np.float32)
+        self.means_ = column_means(y)
+        if self.k == "auto":
+            self.k_ = self._tune_k(x, y)
+        else:
+            self.k_ = min(int(self.k), len(x))
+
+    def _tune_k(self, x: NDArray[np.float32], y: FloatArray) -> int:
+        grid = sorted({min(k, len(x) - 1) for k in self.k_grid if k > 0} - {0})
+        if not grid:
+            return 1
+        kmax = grid[-1]
+        idx = _top_neighbours(x, x, kmax + 1)[:, 1:]  # drop self (the most similar)
+        if self.is_pair:
+            s, w = self.models_.index(self.strong_), self.models_.index(self.weak_)
+            target = y[:, s] - y[:, w]
+        best_k, best_err = grid[0], np.inf
+        for k in grid:
+            pred = self._aggregate(y.astype(np.float32), idx[:, :k])
+            if self.is_pair:
+                err = float(np.nanmean((pred[:, s] - pred[:, w] - target) ** 2))
+            else:
+                err = float(np.nanmean((pred - y) ** 2))
+            if err < best_err:
+                best_k, best_err = k, err
+        return best_k
+
+    def _aggregate(self, y: NDArray[np.float32], idx: NDArray[np.intp]) -> FloatArray:
+        ys = y[idx]  # (n, k, m)
+        known = ~np.isnan(ys)
+        sums = np.where(known, ys, 0.0).sum(axis=1) + self.prior * self.means_
+        counts = known.sum(axis=1) + self.prior
+        return np.asarray(sums / np.maximum(counts, 1e-9), dtype=np.float64)
+
+    def _predict(self, x: NDArray[np.float32]) -> FloatArray:
+        idx = _top_neighbours(x, self.x_, self.k_)
+        return self._aggregate(self.y_, idx)
+
+    def _get_state(self) -> tuple[JSONDict, Arrays]:
+        return {"k": self.k_}, {"x": self.x_.astype(np.float16), "y": self.y_, "means": self.means_}
+
+    def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
+        self.k_ = int(state["k"])
+        self.x_ = arrays["x"].astype(np.float32)
+        self.y_ = arrays["y"].astype(np.float32)
+        self.means_ = arrays["means"].astype(np.float64)
+
+
+def _top_neighbours(q: NDArray[np.float32], base: NDArray[np.float32], k: int) -> NDArray[np.intp]:
+    """Indices of the k rows of ``base`` most similar to each row of ``q`` (unordered except that, when a query is
+    itself in ``base``, column 0 is the best match)."""
+    k = min(k, base.shape[0])
+    out = np.empty((q.shape[0], k), dtype=np.intp)
+    for start in range(0, q.shape[0], _CHUNK):
+        sims = q[start : start + _CHUNK] @ base.T
+        if k < base.shape[0]:
+            part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        else:
+            part = np.tile(np.arange(k), (sims.shape[0], 1))
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+        out[start : start + _CHUNK] = np.take_along_axis(part, order, axis=1)
+    return out

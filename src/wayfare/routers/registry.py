@@ -1,0 +1,74 @@
+"""Routers by name: ``make_router("knn", embedder=...)``, ``available_routers()``, ``load_router(path or name)``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wayfare.embed.base import Embedder
+from wayfare.routers._core import BaseRouter
+from wayfare.routers.baselines import OracleRouter, RandomRouter
+from wayfare.routers.forest import ForestRouter
+from wayfare.routers.irt import IRTRouter
+from wayfare.routers.knn import KNNRouter
+from wayfare.routers.linear import LogRegRouter
+from wayfare.routers.mf import MFRouter
+from wayfare.routers.sw_ranking import SWRankingRouter
+
+_ROUTERS: dict[str, type[BaseRouter]] = {
+    cls.kind: cls
+    for cls in (
+        KNNRouter,
+        LogRegRouter,
+        MFRouter,
+        SWRankingRouter,
+        ForestRouter,
+        IRTRouter,
+        RandomRouter,
+        OracleRouter,
+    )
+}
+
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+SHIPPED = {"default": "pair", "default-pair": "pair", "default-n": "n"}
+
+
+def available_routers() -> list[str]:
+    """Registry names, learned routers first, then the ``random`` and ``oracle`` baselines."""
+    return list(_ROUTERS)
+
+
+def router_class(name: str) -> type[BaseRouter]:
+    try:
+        return _ROUTERS[name]
+    except KeyError:
+        raise ValueError(f"unknown router {name!r}; available: {', '.join(_ROUTERS)}") from None
+
+
+def make_router(name: str, *, embedder: Embedder | None = None, seed: int = 0, **params: Any) -> BaseRouter:
+    """A new, unfitted router. ``params`` are the router's constructor parameters (e.g. ``k=20`` for knn)."""
+    cls = router_class(name)
+    try:
+        return cls(embedder=embedder, seed=seed, **params)
+    except TypeError as exc:
+        raise ValueError(f"bad parameters for router {name!r}: {exc}") from None
+
+
+def shipped_router_path(name: str) -> Path:
+    """Folder of a router shipped inside the package (``default`` = the pair router, ``default-n`` = N models)."""
+    if name not in SHIPPED:
+        raise ValueError(f"no shipped router {name!r}; shipped: {', '.join(SHIPPED)}")
+    return DEFAULTS_DIR / SHIPPED[name]
+
+
+def load_router(path_or_name: str | Path, *, embedder: Embedder | None = None) -> BaseRouter:
+    """Load a saved router folder, or a shipped one by name (``default``, ``default-n``)."""
+    from wayfare.routers.artifact import ArtifactError, load_artifact
+
+    key = str(path_or_name)
+    if key in SHIPPED:
+        path = shipped_router_path(key)
+        if not path.is_dir():
+            raise ArtifactError(f"the shipped router {key!r} is missing from this install (run `make train-default`)")
+        return load_artifact(path, embedder=embedder)
+    return load_artifact(Path(key), embedder=embedder)
