@@ -7,6 +7,7 @@ import typer
 from wayfare import __version__
 from wayfare.data.cli import data_app
 from wayfare.embed.cli import models_app
+from wayfare.eval.commands import demo_command, eval_command
 from wayfare.store.cli import store_app
 
 app = typer.Typer(
@@ -20,6 +21,8 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(store_app, name="store")
 app.add_typer(data_app, name="data")
+app.command("eval")(eval_command)
+app.command("demo")(demo_command)
 
 
 def _version(value: bool) -> None:

@@ -26,7 +26,7 @@ from wayfare.eval.pair_eval import PairData
 from wayfare.eval.scoring import RouterSpec, Vectors, out_of_sample
 from wayfare.eval.splits import Split, has_holdout, holdout_split, kfold_split, restrict_meta_rows
 
-EMBED_BATCH = 256
+EMBED_BATCH = 2048  # large: a disk-cached embedder persists once per call
 
 
 @dataclass(frozen=True)

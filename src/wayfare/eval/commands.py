@@ -1,0 +1,182 @@
+"""``wayfare eval`` and ``wayfare demo``: run the evaluator from the command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from wayfare.data import ResultsTable
+from wayfare.embed.base import Embedder
+from wayfare.eval.report import measured_on, table_rows, write_report
+from wayfare.eval.routerspecs import needs_embedder, parse_names, resolve_routers
+from wayfare.eval.runner import EvalConfig, EvalResult, evaluate
+
+DEFAULT_ROUTERS = "knn,logreg"
+DEMO_ROUTERS = "knn,logreg"
+DEMO_BENCHMARKS = ("mmlu", "gsm8k")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class UsageError(ValueError):
+    """Bad command-line input."""
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+def _load_table(benchmark: str | None, data: Path | None, fmt: str | None) -> ResultsTable:
+    from wayfare.data import load_benchmark, load_table
+
+    if benchmark and data:
+        raise UsageError("give either --benchmark or --data, not both")
+    if benchmark:
+        return load_benchmark(benchmark)
+    if data is None:
+        raise UsageError("give --benchmark NAME (mmlu, gsm8k, llmrouter) or --data PATH --format FORMAT")
+    if not fmt:
+        raise UsageError("--data needs --format (e.g. mt-bench, routerarena, llmrouter, jsonl)")
+    return load_table(data, fmt)
+
+
+def _embedder() -> Embedder:
+    """The default embedder, memoised in memory and on disk so each prompt is embedded once across runs."""
+    from wayfare.embed import CachedEmbedder, load_embedder
+    from wayfare.embed.store import cache_root
+
+    return CachedEmbedder(load_embedder("default"), cache_root() / "embeddings")
+
+
+def run(
+    table: ResultsTable, routers: str | None, config: EvalConfig, out: Path
+) -> tuple[EvalResult, dict[str, Path], list[str]]:
+    """Evaluate and write the report (shared by ``eval`` and ``demo``)."""
+    names = parse_names(routers)
+    embedder = _embedder() if needs_embedder(names) else None
+    specs, notes = resolve_routers(names, embedder, config.seed)
+    with _progress() as progress:
+        result = evaluate(table, specs, config, embedder=embedder, progress=progress)
+    paths = write_report(result, out)
+    return result, paths, notes
+
+
+def print_result(result: EvalResult, paths: dict[str, Path]) -> None:
+    header, rows = table_rows(result.metrics)
+    table = Table(title=f"{result.metrics['benchmark']}: routing evaluation", title_justify="left")
+    for col in header:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row, *([""] * (len(header) - len(row))))
+    console.print(table)
+    console.print(measured_on(result.metrics), style="dim", soft_wrap=True)
+    console.print(f"Report: {paths['report']}  metrics: {paths['metrics']}", soft_wrap=True)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"error: {exc}", style="red", soft_wrap=True, highlight=False)
+    return typer.Exit(1)
+
+
+def _expected_errors() -> tuple[type[Exception], ...]:
+    from wayfare.data import DataFormatError
+    from wayfare.embed import ModelError
+
+    return (ValueError, KeyError, FileNotFoundError, DataFormatError, ModelError)
+
+
+def eval_command(
+    benchmark: str | None = typer.Option(None, "--benchmark", "-b", help="Built-in benchmark: mmlu, gsm8k, llmrouter."),
+    data: Path | None = typer.Option(None, "--data", help="Results file or directory to evaluate on (with --format)."),
+    fmt: str | None = typer.Option(
+        None,
+        "--format",
+        help="Format of --data: routellm-mmlu, routellm-gsm8k, llmrouter, mt-bench, routerarena, jsonl.",
+    ),
+    routers: str = typer.Option(
+        DEFAULT_ROUTERS,
+        "--routers",
+        "-r",
+        help="Comma-separated registry router names (trained per fold), or router folders / 'default' (scored "
+        "without training). Baselines random, oracle, always-weak, always-strong are always included.",
+    ),
+    strong: str | None = typer.Option(None, "--strong", help="Strong model of the pair (default: higher-scoring)."),
+    weak: str | None = typer.Option(None, "--weak", help="Weak model of the pair (default: lower-scoring)."),
+    folds: int = typer.Option(
+        5, "--folds", "-k", help="k-fold cross-validation (ignored when the data has a holdout)."
+    ),
+    out: Path = typer.Option(
+        Path("wayfare-eval"), "--out", "-o", help="Directory for metrics.json, PNGs, report.html."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds, the random baseline and the bootstrap."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% CIs (0 = none)."),
+) -> None:
+    """Evaluate routers on a benchmark: APGR/CPT (two models) or AIQ (N models), with 95% CIs and a report."""
+    try:
+        if folds < 2:
+            raise UsageError(f"--folds must be at least 2, got {folds}")
+        if bootstrap < 0:
+            raise UsageError(f"--bootstrap must be >= 0, got {bootstrap}")
+        table = _load_table(benchmark, data, fmt)
+        config = EvalConfig(folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak)
+        result, paths, notes = run(table, routers, config, out)
+    except _expected_errors() as exc:
+        raise _fail(exc) from None
+    for note in notes:
+        err_console.print(f"note: {note}", style="dim")
+    print_result(result, paths)
+
+
+def _demo_line(name: str, e: dict[str, Any]) -> str:
+    def pct(x: float | None) -> str:
+        return "–" if x is None else f"{100 * x:.1f}%"
+
+    saved = e.get("cost_saved_at_95")
+    saved_txt = "no costs" if saved is None else pct(saved)
+    return (
+        f"  {name:<14} APGR {e['apgr']:.3f}  CPT(50%) {pct(e['cpt50'])}  CPT(80%) {pct(e['cpt80'])}  "
+        f"cost saved vs always-strong at 95% of strong quality: {saved_txt}"
+    )
+
+
+def demo_command(
+    out: Path = typer.Option(Path("wayfare-demo"), "--out", "-o", help="Where the reports go."),
+    routers: str = typer.Option(DEMO_ROUTERS, "--routers", "-r", help="Routers to evaluate (as for `wayfare eval`)."),
+    folds: int = typer.Option(5, "--folds", "-k", help="k-fold cross-validation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the folds, the random baseline and the bootstrap."),
+) -> None:
+    """Run the evaluator on the bundled MMLU and GSM8K data (GPT-4 vs Mixtral) and print what routing would save."""
+    from wayfare.data import load_benchmark
+
+    start = time.perf_counter()
+    try:
+        for name in DEMO_BENCHMARKS:
+            table = load_benchmark(name)
+            config = EvalConfig(folds=folds, seed=seed)
+            result, paths, _ = run(table, routers, config, out / name)
+            m = result.metrics
+            console.print(f"\n[bold]{name}[/bold]: {m['n_prompts']} prompts, strong {m['strong']}, weak {m['weak']}")
+            for router, entry in m["routers"].items():
+                if "apgr" in entry:
+                    console.print(_demo_line(router, entry), highlight=False, soft_wrap=True)
+            console.print(f"  {measured_on(m)}", style="dim", soft_wrap=True)
+            console.print(f"  report: {paths['report'].resolve()}", soft_wrap=True)
+    except _expected_errors() as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"\nDemo finished in {time.perf_counter() - start:.0f} s; reports in {out.resolve()}/", soft_wrap=True
+    )
