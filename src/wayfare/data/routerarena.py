@@ -58,8 +58,10 @@ def _read_model(path: Path) -> tuple[dict[int, Record], dict[int, str]]:
         if not isinstance(ev, dict) or not isinstance(usage, dict):
             raise DataFormatError(f"{where}: 'evaluation_result' and 'token_usage' must be objects")
         success = r.get("success", True) is not False
-        score = _num(ev.get("score"), where, "evaluation_result.score") if success else 0.0
-        if success and not (0.0 <= score <= 1.0):
+        raw_score = ev.get("score")
+        raw_score = float(raw_score) if isinstance(raw_score, bool) else raw_score  # true/false metrics
+        score = _num(raw_score, where, "evaluation_result.score") if success else 0.0
+        if success and not math.isnan(score) and not (0.0 <= score <= 1.0):  # a missing score stays NaN
             raise DataFormatError(f"{where}: evaluation_result.score must be in [0, 1], got {score}")
         records[gi] = (
             score,
