@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.compiler import compiles
@@ -17,6 +16,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from wayfare.store import migrations
 from wayfare.store.base import RequestLogStore
+from wayfare.store.bulk_insert import driver_rows, insert_sql
 from wayfare.store.queries import LogFilter, count_statement, prune_statement, recent_statement, spend_statement
 from wayfare.store.record import RECORD_FIELDS, GroupBy, PruneResult, RequestRecord, SpendRow
 from wayfare.store.schema import request_log
@@ -116,9 +116,8 @@ class SqlRequestLogStore:
             raise ValueError(f"unsupported database dialect {engine.dialect.name!r}")
         self.engine = engine
         migrations.migrate(engine)
-        insert = sqlite.insert if engine.dialect.name == "sqlite" else postgresql.insert
-        # Plain executemany (psycopg pipelines it); RETURNING would tell how many rows were new but costs ~5x.
-        self._insert = insert(request_log).on_conflict_do_nothing(index_elements=["request_id"])
+        # Driver-level executemany (psycopg pipelines it); RETURNING would tell how many rows were new but costs ~5x.
+        self._insert_sql = insert_sql(engine.dialect.name)
 
     @property
     def backend(self) -> str:
@@ -138,9 +137,9 @@ class SqlRequestLogStore:
     def write_batch(self, records: Sequence[RequestRecord]) -> None:
         if not records:
             return
-        rows = [{name: getattr(r, name) for name in RECORD_FIELDS} for r in records]
+        rows = driver_rows(records, self.engine.dialect.name)
         with self.engine.begin() as conn:
-            conn.execute(self._insert, rows)
+            conn.exec_driver_sql(self._insert_sql, rows)
 
     def get(self, request_id: str) -> RequestRecord | None:
         with self.engine.connect() as conn:
