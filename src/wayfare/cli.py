@@ -8,6 +8,7 @@ from wayfare import __version__
 from wayfare.data.cli import data_app
 from wayfare.embed.cli import models_app
 from wayfare.eval.commands import demo_command, eval_command
+from wayfare.gateway.cli import mock_upstream_command, serve_command
 from wayfare.store.cli import store_app
 
 app = typer.Typer(
@@ -23,6 +24,8 @@ app.add_typer(store_app, name="store")
 app.add_typer(data_app, name="data")
 app.command("eval")(eval_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
+app.command("mock-upstream")(mock_upstream_command)
 
 
 def _version(value: bool) -> None:

@@ -6,7 +6,6 @@ import pytest
 
 from wayfare.gateway.testing import GatewayStack
 
-
 CONFIG = """
 models:
   - {{name: strong, model: up-strong, base_url: {url}, input_price: 10, output_price: 30}}

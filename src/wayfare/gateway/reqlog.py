@@ -32,15 +32,30 @@ class MemorySink:
         return None
 
 
+class StoreSink:
+    """The store's batched :class:`~wayfare.store.RequestLogWriter`; closing flushes it, then closes the store."""
+
+    def __init__(self, database_url: str | None) -> None:
+        from wayfare.store import RequestLogWriter, open_store
+
+        self.store = open_store(database_url)
+        self.writer = RequestLogWriter(self.store)
+
+    def submit(self, record: RequestRecord) -> None:
+        self.writer.submit(record)
+
+    async def start(self) -> None:
+        await self.writer.start()
+
+    async def aclose(self) -> None:
+        try:
+            await self.writer.aclose()
+        finally:
+            self.store.close()
+
+
 def open_sink(database_url: str | None) -> LogSink:
-    """The store's batched writer for ``database_url``; a :class:`MemorySink` when it is ``none``."""
+    """The store for ``database_url`` (SQLite ``./wayfare.db`` when None); a :class:`MemorySink` for ``none``."""
     if database_url is not None and database_url.lower() in ("none", "memory"):
         return MemorySink()
-    from wayfare import store
-
-    open_store = getattr(store, "open_store", None)
-    writer_cls = getattr(store, "RequestLogWriter", None)
-    if open_store is None or writer_cls is None:
-        raise RuntimeError("the request-log store is not available in this install (set database_url: none)")
-    sink: LogSink = writer_cls(open_store(database_url))
-    return sink
+    return StoreSink(database_url)

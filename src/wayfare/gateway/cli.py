@@ -1,0 +1,103 @@
+"""``wayfare serve`` (the gateway) and ``wayfare mock-upstream`` (the mock LLM server for tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import typer
+import uvicorn
+from rich.console import Console
+
+from wayfare.gateway.config import ConfigError, GatewayConfig, load_config, quickstart_config
+
+_ENV_CONFIG = "WAYFARE_GATEWAY_CONFIG_JSON"
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
+    return typer.Exit(code=2)
+
+
+def app_from_env() -> object:
+    """uvicorn factory for ``--workers N``: each worker rebuilds the app from the validated config in the env."""
+    from wayfare.gateway.app import create_app
+
+    return create_app(GatewayConfig.model_validate(orjson.loads(os.environ[_ENV_CONFIG])))
+
+
+def serve_command(
+    config: Path | None = typer.Option(None, "--config", "-c", help="Gateway config (YAML)."),
+    base_url: str | None = typer.Option(None, help="Quick start: one OpenAI-compatible upstream base URL (…/v1)."),
+    api_key: str | None = typer.Option(None, help="Quick start: upstream API key (or os.environ/NAME)."),
+    strong_model: str | None = typer.Option(None, help="Quick start: the strong (expensive) model."),
+    weak_model: str | None = typer.Option(None, help="Quick start: the weak (cheap) model."),
+    threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Quick start: route `auto`'s threshold."),
+    router: str = typer.Option("default", help="Quick start: router of route `auto`."),
+    database_url: str | None = typer.Option(
+        None,
+        help="Request log: sqlite:///path or postgresql://… (quick start default sqlite:///wayfare.db; none = off).",
+    ),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Serve the OpenAI-compatible gateway from --config, or the quick start (--base-url, --strong-model, ...)."""
+    quick = [base_url, strong_model, weak_model]
+    try:
+        if config is not None:
+            if any(v is not None for v in quick):
+                raise _fail("use either --config or the quick-start flags (--base-url/--strong-model/--weak-model)")
+            cfg = load_config(config)
+            if database_url is not None:
+                cfg = cfg.model_copy(update={"database_url": database_url})
+        elif all(v is not None for v in quick):
+            cfg = quickstart_config(
+                str(base_url), str(strong_model), str(weak_model), api_key=api_key, threshold=threshold,
+                router=router, database_url=database_url or "sqlite:///wayfare.db",
+            )  # fmt: skip
+        else:
+            raise _fail("give --config FILE, or all of --base-url, --strong-model and --weak-model")
+        for m in cfg.models:
+            m.resolved_api_key()
+    except ConfigError as exc:
+        raise _fail(str(exc).replace("\n", "; ")) from None
+    except ValueError as exc:  # pydantic errors from the quick-start flags
+        raise _fail(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
+    routes = ", ".join(r.name for r in cfg.routes) or "none"
+    console.print(
+        f"wayfare gateway on http://{host}:{port}/v1  models: {', '.join(m.name for m in cfg.models)}  routes: {routes}"
+        f"  log: {cfg.database_url or 'sqlite:///wayfare.db'}",
+        highlight=False,
+    )
+    kwargs: dict[str, object] = {"host": host, "port": port, "log_level": log_level, "access_log": False}
+    if workers > 1:
+        os.environ[_ENV_CONFIG] = cfg.model_dump_json()
+        uvicorn.run("wayfare.gateway.cli:app_from_env", factory=True, workers=workers, **kwargs)  # type: ignore[arg-type]
+        return
+    from wayfare.gateway.app import create_app
+
+    try:
+        app = create_app(cfg)
+    except Exception as exc:  # e.g. the store cannot be opened
+        raise _fail(f"{type(exc).__name__}: {exc}") from None
+    uvicorn.run(app, **kwargs)  # type: ignore[arg-type]
+
+
+def mock_upstream_command(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(9100, help="Port to listen on."),
+    latency_ms: float = typer.Option(0.0, min=0.0, help="Delay before each response starts."),
+    chunk_delay_ms: float = typer.Option(0.0, min=0.0, help="Delay between streamed chunks."),
+    retry_after_ms: float = typer.Option(50.0, min=0.0, help="What an injected 429 asks the client to wait."),
+    hang_s: float = typer.Option(30.0, min=0.0, help="How long an injected timeout stalls."),
+) -> None:
+    """Serve the mock OpenAI-compatible + Anthropic Messages upstream (faults via POST /_mock/faults)."""
+    from wayfare.mockllm.server import MockApp
+
+    app = MockApp(latency_ms=latency_ms, chunk_delay_ms=chunk_delay_ms, retry_after_ms=retry_after_ms, hang_s=hang_s)
+    console.print(f"mock upstream on http://{host}:{port}/v1", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
