@@ -179,6 +179,12 @@ class RequestLogWriter:
         return time.monotonic() - self._queue[0][0] >= self.flush_interval_s
 
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            await self._notify()  # wake flush() waiters whatever happened
+
+    async def _loop(self) -> None:
         failures = 0
         while True:
             self._wake.clear()
