@@ -154,3 +154,27 @@ def test_writer_rejects_bad_settings(store: RequestLogStore) -> None:
         RequestLogWriter(store, batch_size=0)
     with pytest.raises(ValueError):
         RequestLogWriter(store, flush_interval_ms=0)
+
+
+def test_a_bad_record_is_rejected_alone(store: RequestLogStore, caplog: pytest.LogCaptureFixture) -> None:
+    good = records(9)
+    bad = RequestRecord(request_id="bad", chosen_model="m")
+    bad.input_tokens = None  # type: ignore[assignment]  # NOT NULL violation: no retry can fix it
+
+    async def main() -> None:
+        async with RequestLogWriter(store, batch_size=100, flush_interval_ms=20) as writer:
+            for r in [*good[:4], bad, *good[4:]]:
+                writer.submit(r)
+            await writer.flush()
+        assert (writer.stats.written, writer.stats.rejected, writer.stats.pending) == (9, 1, 0)
+
+    with caplog.at_level(logging.ERROR, logger="wayfare.store.writer"):
+        asyncio.run(main())
+    assert "'bad' REJECTED" in caplog.text
+    assert store.count() == 9 and store.get("bad") is None
+
+
+def test_long_values_are_stored_whole(store: RequestLogStore) -> None:
+    long = RequestRecord(request_id="long", chosen_model="m" * 500, error_class="E" * 1000, route="r" * 300)
+    store.write_batch([long])
+    assert store.get("long") == long

@@ -36,7 +36,16 @@ def _v1_request_log(conn: sa.Connection) -> None:
     request_log.create(conn)  # CREATE TABLE and CREATE INDEX for every index in schema.INDEXES
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "request_log table and its indexes", _v1_request_log),)
+def _v2_governance(conn: sa.Connection) -> None:
+    from wayfare.governance.schema import create_governance_tables  # owned by governance; imported lazily
+
+    create_governance_tables(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "request_log table and its indexes", _v1_request_log),
+    Migration(2, "governance: virtual_keys table", _v2_governance),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), "migration versions must be 1..N"

@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
 from wayfare.store.base import RequestLogStore
 from wayfare.store.record import RequestRecord
 
@@ -36,6 +38,10 @@ logger = logging.getLogger("wayfare.store.writer")
 _BACKOFF_MIN_S = 0.05
 _BACKOFF_MAX_S = 2.0
 
+# Errors that retrying the same rows cannot fix (bad values): the batch is then written row by row and only the
+# offending records are rejected. Anything else (connection lost, lock timeout...) is retried.
+_PERMANENT_ERRORS: tuple[type[Exception], ...] = (IntegrityError, DataError, ProgrammingError, ValueError, TypeError)
+
 
 @dataclass(frozen=True, slots=True)
 class WriterStats:
@@ -43,6 +49,7 @@ class WriterStats:
     written: int  # committed to the store (a request id already stored counts as written)
     dropped: int  # refused by submit(): queue full or writer closed
     lost: int  # accepted but given up at close after failed writes
+    rejected: int  # refused by the database for their values (logged with their request id)
     failed_writes: int  # write attempts that raised (each was retried or counted in `lost`)
     pending: int  # accepted, not yet written
 
@@ -81,7 +88,7 @@ class RequestLogWriter:
         self._closed = False
         self._close_deadline = float("inf")
         self._flush_requests = 0
-        self._submitted = self._written = self._dropped = self._lost = self._failed = 0
+        self._submitted = self._written = self._dropped = self._lost = self._failed = self._rejected = 0
         self._last_drop_log = float("-inf")
 
     # -- request path ---------------------------------------------------------------------------------------
@@ -115,8 +122,9 @@ class RequestLogWriter:
             written=self._written,
             dropped=self._dropped,
             lost=self._lost,
+            rejected=self._rejected,
             failed_writes=self._failed,
-            pending=self._submitted - self._written - self._lost,
+            pending=self._submitted - self._written - self._lost - self._rejected,
         )
 
     @property
@@ -139,7 +147,9 @@ class RequestLogWriter:
         self._wake.set()
         try:
             async with self._progress:
-                await self._progress.wait_for(lambda: self._written + self._lost >= target or not self.running)
+                await self._progress.wait_for(
+                    lambda: self._written + self._lost + self._rejected >= target or not self.running
+                )
         finally:
             self._flush_requests -= 1
 
@@ -210,6 +220,8 @@ class RequestLogWriter:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._executor, self.store.write_batch, batch)
+        except _PERMANENT_ERRORS:
+            return await self._write_one_by_one(items)
         except Exception as exc:
             self._failed += 1
             if self._closing and time.monotonic() >= self._close_deadline:
@@ -223,6 +235,26 @@ class RequestLogWriter:
             await self._notify()
             return False
         self._written += n
+        await self._notify()
+        return True
+
+    async def _write_one_by_one(self, items: list[tuple[float, RequestRecord]]) -> bool:
+        """A batch had a bad value: write its records singly, rejecting (and logging) only those that fail."""
+        loop = asyncio.get_running_loop()
+        for i, (_, record) in enumerate(items):
+            try:
+                await loop.run_in_executor(self._executor, self.store.write_batch, [record])
+            except _PERMANENT_ERRORS as exc:
+                self._rejected += 1
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                logger.error("request log: record %r REJECTED by the database: %s", record.request_id, reason)
+            except Exception:
+                self._queue.extendleft(reversed(items[i:]))  # transient: the rest goes back, retried as usual
+                self._failed += 1
+                await self._notify()
+                return False
+            else:
+                self._written += 1
         await self._notify()
         return True
 
