@@ -57,8 +57,10 @@ def list_cmd() -> None:
     from wayfare.embed.install import status
 
     table = Table(title="Wayfare embedding models")
-    for col in ("name", "built", "size", "path", "description"):
-        table.add_column(col)
+    for col in ("name", "built", "size"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("path", overflow="fold")
+    table.add_column("description")
     for row in status():
         built = "[green]yes[/]" if row.installed else ("[red]corrupted[/]" if row.problem else "no")
         size = f"{row.size_bytes / 1e6:.1f} MB" if row.size_bytes else "-"
