@@ -24,13 +24,14 @@ from wayfare.gateway.routing import Decision, Router
 from wayfare.providers.anthropic import AnthropicProvider
 from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
+from wayfare.providers.http import HttpClients
 from wayfare.providers.openai_compat import OpenAIProvider
 from wayfare.store.record import RequestRecord
 
 _JSON = "application/json"
 
 
-def make_provider(model: ModelConfig, client: httpx.AsyncClient) -> Provider:
+def make_provider(model: ModelConfig, client: httpx.AsyncClient | HttpClients) -> Provider:
     cls = AnthropicProvider if model.provider == "anthropic" else OpenAIProvider
     return cls(client, model.base_url, model.resolved_api_key(), name=f"{model.name} ({model.base_url})")
 
@@ -48,12 +49,11 @@ class Gateway:
         *,
         sink: LogSink | None = None,
         router: Router | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: httpx.AsyncClient | HttpClients | None = None,
     ) -> None:
         self.config = config
         self.models: dict[str, ModelConfig] = {m.name: m for m in config.models}
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=256, keepalive_expiry=60)
-        self.client = client or httpx.AsyncClient(limits=limits, timeout=600.0, trust_env=False)
+        self.client = client if client is not None else HttpClients()
         self.providers: dict[str, Provider] = {m.name: make_provider(m, self.client) for m in config.models}
         self.router = router if router is not None else Router.from_config(config)
         self.executor = RetryExecutor.from_config(config.retry)

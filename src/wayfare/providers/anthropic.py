@@ -15,6 +15,7 @@ from wayfare.providers.anthropic_translate import (
 )
 from wayfare.providers.base import JSON, Endpoint
 from wayfare.providers.errors import ProviderError, from_status
+from wayfare.providers.http import HttpClients, as_clients
 from wayfare.providers.openai_compat import parse_json_body, transport_error
 from wayfare.providers.sse import iter_sse
 
@@ -26,8 +27,10 @@ class AnthropicProvider:
 
     kind = "anthropic"
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None = None, name: str = "") -> None:
-        self.client = client
+    def __init__(
+        self, client: httpx.AsyncClient | HttpClients, base_url: str, api_key: str | None = None, name: str = ""
+    ) -> None:
+        self.clients = as_clients(client)
         self.url = base_url.rstrip("/") + "/messages"
         self.name = name or base_url
         self.headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
@@ -49,7 +52,7 @@ class AnthropicProvider:
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         payload = self._translate(endpoint, body)
         try:
-            resp = await self.client.post(
+            resp = await self.clients.get().post(
                 self.url, content=orjson.dumps(payload), headers=self.headers, timeout=timeout
             )
         except httpx.HTTPError as exc:
@@ -70,11 +73,12 @@ class AnthropicProvider:
         payload = self._translate(endpoint, body)
         opts = body.get("stream_options")
         include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
-        request = self.client.build_request(
+        client = self.clients.get()
+        request = client.build_request(
             "POST", self.url, content=orjson.dumps(payload), headers=self.headers, timeout=timeout
         )
         try:
-            resp = await self.client.send(request, stream=True)
+            resp = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         if resp.status_code >= 400:

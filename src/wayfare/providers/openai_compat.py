@@ -10,6 +10,7 @@ import orjson
 
 from wayfare.providers.base import JSON, Endpoint
 from wayfare.providers.errors import ProviderError, from_status
+from wayfare.providers.http import HttpClients, as_clients
 from wayfare.providers.sse import iter_sse
 
 _PATHS: dict[str, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
@@ -41,8 +42,10 @@ class OpenAIProvider:
 
     kind = "openai"
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None = None, name: str = "") -> None:
-        self.client = client
+    def __init__(
+        self, client: httpx.AsyncClient | HttpClients, base_url: str, api_key: str | None = None, name: str = ""
+    ) -> None:
+        self.clients = as_clients(client)
         self.base_url = base_url.rstrip("/")
         self.name = name or self.base_url
         self.headers = {"content-type": "application/json"}
@@ -51,7 +54,7 @@ class OpenAIProvider:
 
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         try:
-            resp = await self.client.post(
+            resp = await self.clients.get().post(
                 self.base_url + _PATHS[endpoint], content=orjson.dumps(body), headers=self.headers, timeout=timeout
             )
         except httpx.HTTPError as exc:
@@ -61,11 +64,12 @@ class OpenAIProvider:
         return parse_json_body(resp.content, self.name)
 
     async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> OpenAIChunkStream:
-        request = self.client.build_request(
+        client = self.clients.get()
+        request = client.build_request(
             "POST", self.base_url + _PATHS[endpoint], content=orjson.dumps(body), headers=self.headers, timeout=timeout
         )
         try:
-            resp = await self.client.send(request, stream=True)
+            resp = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise transport_error(exc, self.name) from None
         if resp.status_code >= 400:
