@@ -27,7 +27,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=160)
 
 
 def free_port() -> int:
