@@ -10,12 +10,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from wayfare.gateway.config import GatewayConfig
 from wayfare.gateway.core import Gateway
 from wayfare.gateway.errors import error_response
 from wayfare.gateway.reqlog import LogSink
+from wayfare.governance.admin import admin_routes
+from wayfare.governance.errors import GovernanceError
 
 _JSON = "application/json"
 
@@ -35,6 +37,13 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         return await gw.handle("embeddings", await request.body(), request.headers)
 
     async def models(request: Request) -> Response:
+        allowed = None
+        if gw.gov is not None:
+            try:
+                key = (await gw.gov.authenticate(request.headers)).key
+            except GovernanceError as exc:
+                return exc.response()
+            allowed = key.models if key is not None else None
         data = [{"id": m.name, "object": "model", "created": 0, "owned_by": m.provider} for m in config.models]
         for name, rt in gw.router.routes.items():
             data.append(
@@ -48,6 +57,8 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
                     "threshold": rt.config.threshold,
                 }
             )
+        if allowed is not None:
+            data = [d for d in data if d["id"] in allowed]
         return Response(orjson.dumps({"object": "list", "data": data}), media_type=_JSON)
 
     async def health(request: Request) -> Response:
@@ -79,6 +90,7 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         Route("/v1/models", models, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
+        Mount("/admin", routes=admin_routes(gw.gov)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, 500: http_error})
     app.state.gateway = gw

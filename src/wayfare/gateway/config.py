@@ -10,6 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wayfare.governance.config import GovernanceConfig
+
 _ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -102,6 +104,10 @@ class GatewayConfig(_Strict):
     price_table: str | None = None
     """Path of a JSON price table; default: the bundled one (config prices win over either)."""
     session_cache_size: int = Field(default=100_000, gt=0)
+    redis_url: str | None = None
+    """Redis shared by all replicas for rate limits, budgets and the response cache (in-process when unset)."""
+    governance: GovernanceConfig = GovernanceConfig()
+    """Model rate limits, team budgets, response cache (docs/GOVERNANCE.md)."""
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:

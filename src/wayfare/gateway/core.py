@@ -21,6 +21,8 @@ from wayfare.gateway.errors import error_body, error_response, upstream_failure
 from wayfare.gateway.reqlog import LogSink, open_sink
 from wayfare.gateway.retry import AllAttemptsFailed, Attempt, RetryExecutor
 from wayfare.gateway.routing import Decision, Router
+from wayfare.governance.errors import GovernanceError
+from wayfare.governance.service import Governance, Principal, Ticket
 from wayfare.providers.anthropic import AnthropicProvider
 from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
@@ -50,6 +52,7 @@ class Gateway:
         sink: LogSink | None = None,
         router: Router | None = None,
         client: httpx.AsyncClient | HttpClients | None = None,
+        governance: Governance | None = None,
     ) -> None:
         self.config = config
         self.models: dict[str, ModelConfig] = {m.name: m for m in config.models}
@@ -60,6 +63,10 @@ class Gateway:
         table = PriceTable.from_file(config.price_table) if config.price_table else None
         self.pricing = Pricing(config, table)
         self.sink = sink if sink is not None else open_sink(config.database_url)
+        # None when no master key, limits, team budgets, cache or Redis are configured: the hot path skips it
+        self.gov = governance or Governance.from_config(
+            config.governance, database_url=config.database_url, redis_url=config.redis_url, pricing=self.pricing
+        )
         self.ready = False
 
     async def start(self) -> None:
@@ -70,6 +77,8 @@ class Gateway:
         self.ready = False
         await self.sink.aclose()
         await self.client.aclose()
+        if self.gov is not None:
+            await self.gov.aclose()
 
     # ------------------------------------------------------------------ request path
     async def handle(self, endpoint: Endpoint, raw: bytes, headers: Mapping[str, str]) -> Response:
@@ -89,6 +98,12 @@ class Gateway:
             return error_response(
                 400, "'messages' must be a non-empty array", "invalid_request_error", param="messages"
             )
+        principal = None
+        if self.gov is not None:
+            try:
+                principal = await self.gov.authorize(headers, name)
+            except GovernanceError as exc:
+                return exc.response()
         decision: Decision | None = None
         if name not in self.models:
             resolved = self.router.resolve(name) if endpoint != "embeddings" else None
@@ -105,11 +120,31 @@ class Gateway:
         chosen = decision.model if decision is not None else name
         chain = [chosen, *self.config.fallbacks.get(chosen, ())]
         ctx = _Context(self, endpoint, body, headers, decision, chosen, t0)
+        if self.gov is not None and principal is not None:
+            ctx.principal = principal
+            try:
+                ctx.ticket = await self.gov.reserve(principal, [name, chosen], body, chain[1:])
+            except GovernanceError as exc:
+                ctx.log(status=exc.status, model=chosen, attempts=[], error_class=exc.code)
+                return exc.response()
+            if not body.get("stream") or endpoint == "embeddings":
+                ckey = self.gov.cache_key_for(name, endpoint, body)
+                if ckey is not None:
+                    return await self._unary(ctx, chain, ckey)
         if body.get("stream") and endpoint != "embeddings":
             return await self._stream(ctx, chain)
         return await self._unary(ctx, chain)
 
-    async def _unary(self, ctx: _Context, chain: list[str]) -> Response:
+    async def _unary(self, ctx: _Context, chain: list[str], cache_key: str | None = None) -> Response:
+        if cache_key is not None and self.gov is not None and (hit := await self.gov.cache_get(cache_key)):
+            tokens = usage_tokens(hit.get("usage"))
+            _, counterfactual = ctx.costs(hit.get("model", ctx.chosen), tokens)
+            headers = {**ctx.headers_for(hit.get("model", ctx.chosen)), "x-wayfare-cache": "hit"}
+            headers["x-wayfare-cost-usd"], headers["x-wayfare-saved-usd"] = "0", _fmt(counterfactual)
+            ctx.log(status=200, model=hit.get("model", ctx.chosen), attempts=[], tokens=tokens, cost=0.0,
+                    counterfactual=counterfactual, cache_hit=True)  # fmt: skip
+            return Response(orjson.dumps(hit), media_type=_JSON, headers=headers)
+
         async def call(model: str) -> JSON:
             cfg = self.models[model]
             return await self.providers[model].request(
@@ -138,6 +173,9 @@ class Gateway:
             headers["x-wayfare-cost-usd"] = _fmt(cost)
             headers["x-wayfare-saved-usd"] = _fmt(counterfactual - cost)
         ctx.log(status=200, model=used, attempts=attempts, tokens=tokens, cost=cost, counterfactual=counterfactual)
+        if cache_key is not None and self.gov is not None:
+            await self.gov.cache_put(cache_key, result)
+            headers["x-wayfare-cache"] = "miss"
         return Response(orjson.dumps(result), media_type=_JSON, headers=headers)
 
     async def _stream(self, ctx: _Context, chain: list[str]) -> Response:
@@ -202,7 +240,9 @@ class Gateway:
 class _Context:
     """What one request carries from resolution to its log record."""
 
-    __slots__ = ("body", "chosen", "decision", "endpoint", "gw", "request_headers", "request_id", "t0")
+    __slots__ = (
+        "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "t0", "ticket",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -217,6 +257,8 @@ class _Context:
         self.gw, self.endpoint, self.body, self.request_headers = gw, endpoint, body, headers
         self.decision, self.chosen, self.t0 = decision, chosen, t0
         self.request_id = "wf-" + os.urandom(8).hex()
+        self.principal: Principal | None = None
+        self.ticket: Ticket | None = None
 
     def headers_for(self, model: str) -> dict[str, str]:
         h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
@@ -252,16 +294,25 @@ class _Context:
         counterfactual: float = 0.0,
         error_class: str | None = None,
         stream: bool = False,
+        cache_hit: bool = False,
     ) -> None:
         d = self.decision
         if error_class is None and d is not None and d.error is not None:
             error_class = f"router_error: {d.error}"[:300]
-        auth = self.request_headers.get("authorization")
-        key_id = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else None
+        p, team = self.principal, None
+        key_id: str | None
+        if p is not None and p.key_id is not None:
+            key_id, team = p.key_id, p.team
+        else:
+            auth = self.request_headers.get("authorization")
+            key_id = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else None
+        if self.ticket is not None and self.gw.gov is not None:  # replace the budget reservation by the real cost
+            self.gw.gov.settle_soon(self.ticket, cost, tokens[0] + tokens[1])
         record = RequestRecord(
             request_id=self.request_id,
             chosen_model=model,
             key_id=key_id,
+            team=team,
             route=d.route if d is not None else None,
             candidates=d.candidates if d is not None else [model],
             score=d.score if d is not None else None,
@@ -277,6 +328,7 @@ class _Context:
             attempts=len(attempts) + (1 if status < 400 else 0),
             fallback_used=model != self.chosen,
             stream=stream,
+            cache_hit=cache_hit,
             session_id=d.session_id if d is not None else None,
             metadata={"endpoint": self.endpoint, **({"reason": d.reason} if d is not None else {})},
         )

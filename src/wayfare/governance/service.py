@@ -104,6 +104,7 @@ class Governance:
         self.pricing = pricing
         self.redis = redis
         self.shared = redis is not None
+        self._pending: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -142,6 +143,8 @@ class Governance:
         return gov
 
     async def aclose(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
         await self.ledger.aclose()
         await self.limiter.aclose()
         await self.cache.aclose()
@@ -182,6 +185,20 @@ class Governance:
     async def authorize(self, headers: Mapping[str, str], model: str) -> Principal:
         """The caller, or :class:`GovernanceError` 401 (no/invalid/revoked/expired key) or 403 (model not allowed).
         Without a master key configured, every caller is anonymous."""
+        principal = await self.authenticate(headers)
+        key = principal.key
+        if key is not None and key.models is not None and model not in key.models:
+            raise GovernanceError(
+                403,
+                "permission_error",
+                f"This API key may not use model `{model}` (allowed: {', '.join(key.models) or 'none'}).",
+                code="model_not_allowed",
+                param="model",
+            )
+        return principal
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """The caller without a model check (``GET /v1/models``); 401 as in :meth:`authorize`."""
         if self.master_key is None:
             return ANONYMOUS
         token = bearer_token(headers)
@@ -195,14 +212,6 @@ class Governance:
         status = key.status()
         if status != "active":
             raise unauthorized(f"This API key ({key.key_hint}) is {status}.")
-        if key.models is not None and model not in key.models:
-            raise GovernanceError(
-                403,
-                "permission_error",
-                f"This API key may not use model `{model}` (allowed: {', '.join(key.models) or 'none'}).",
-                code="model_not_allowed",
-                param="model",
-            )
         return Principal(key_id=key.id, team=key.team, user=key.user, key=key)
 
     # ------------------------------------------------------------------ budgets and limits
@@ -266,6 +275,14 @@ class Governance:
             await self.ledger.settle(ticket.reservation, cost_usd or 0.0)
         if ticket.tpm_scopes and tokens > 0:
             await self.limiter.add_tokens(ticket.tpm_scopes, tokens)
+
+    def settle_soon(self, ticket: Ticket, cost_usd: float | None, tokens: int) -> None:
+        """:meth:`settle` in a task (from synchronous code such as the request-log hook); awaited on close."""
+        if ticket.reservation is None and not ticket.tpm_scopes:
+            return
+        task = asyncio.get_running_loop().create_task(self.settle(ticket, cost_usd, tokens))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     # ------------------------------------------------------------------ response cache
     def cache_key_for(self, requested: str, endpoint: str, body: Mapping[str, Any]) -> str | None:
