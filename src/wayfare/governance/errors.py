@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 
+import orjson
 from starlette.responses import Response
-
-from wayfare.gateway.errors import error_response
 
 
 class GovernanceError(Exception):
@@ -33,8 +32,14 @@ class GovernanceError(Exception):
             return {}
         return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
 
+    def body(self) -> dict[str, dict[str, str | None]]:
+        """OpenAI's error body (built here, not by the gateway, so this package imports nothing from it)."""
+        return {"error": {"message": self.message, "type": self.etype, "param": self.param, "code": self.code}}
+
     def response(self) -> Response:
-        return error_response(self.status, self.message, self.etype, self.code, self.param, self.headers() or None)
+        return Response(
+            orjson.dumps(self.body()), status_code=self.status, media_type="application/json", headers=self.headers()
+        )
 
 
 def unauthorized(message: str = "Missing or invalid API key: send 'Authorization: Bearer <key>'.") -> GovernanceError:

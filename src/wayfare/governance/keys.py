@@ -76,10 +76,11 @@ class KeySpec(BaseModel):
                 out["team"] = self.metadata.get("team")
                 out["user_id"] = self.metadata.get("user")
             elif name == "expires_in_s":
-                if self.expires_in_s is not None:
-                    out["expires_at"] = utcnow() + timedelta(seconds=self.expires_in_s)
+                pass
             else:
                 out[name] = getattr(self, name)
+        if "expires_in_s" in chosen and self.expires_in_s is not None:
+            out["expires_at"] = utcnow() + timedelta(seconds=self.expires_in_s)
         return out
 
 

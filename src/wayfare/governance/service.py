@@ -132,9 +132,7 @@ class Governance:
             keys = SqlKeyStore(log_store.engine)  # type: ignore[attr-defined]
         gov = cls(config, master_key=master, keys=keys, log_store=log_store, pricing=pricing)
         if redis_url:
-            import redis.asyncio as aioredis
-
-            client = aioredis.Redis.from_url(redis_url)
+            client = connect_redis(redis_url)
             prefix = config.redis_prefix
             gov.redis, gov.shared = client, True
             gov.ledger = RedisLedger(client, gov._spent_since, prefix)
@@ -307,6 +305,15 @@ class Governance:
 
     async def cache_put(self, key: str, response: Mapping[str, Any]) -> None:
         await self.cache.set(key, orjson.dumps(response), self.config.cache.ttl_s)
+
+
+def connect_redis(url: str, max_connections: int = 64, wait_s: float = 10.0) -> Any:
+    """An asyncio Redis client whose pool makes callers wait for a free connection (up to ``wait_s``) instead of
+    failing when ``max_connections`` requests use Redis at once."""
+    import redis.asyncio as aioredis
+
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait_s)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
