@@ -10,6 +10,7 @@ from wayfare.embed.cli import models_app
 from wayfare.eval.commands import demo_command, eval_command
 from wayfare.gateway.cli import mock_upstream_command, serve_command
 from wayfare.store.cli import store_app
+from wayfare.traffic.cli import share_command
 
 app = typer.Typer(
     name="wayfare",
@@ -26,6 +27,7 @@ app.command("eval")(eval_command)
 app.command("demo")(demo_command)
 app.command("serve")(serve_command)
 app.command("mock-upstream")(mock_upstream_command)
+app.command("share")(share_command)
 
 
 def _version(value: bool) -> None:
