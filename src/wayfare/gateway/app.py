@@ -18,6 +18,7 @@ from wayfare.gateway.errors import error_response
 from wayfare.gateway.reqlog import LogSink
 from wayfare.governance.admin import admin_routes
 from wayfare.governance.errors import GovernanceError
+from wayfare.traffic.feedback import feedback_endpoint
 
 _JSON = "application/json"
 
@@ -88,6 +89,7 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
+        Route("/v1/feedback", feedback_endpoint(gw), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Mount("/admin", routes=admin_routes(gw.gov)),

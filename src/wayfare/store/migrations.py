@@ -42,9 +42,16 @@ def _v2_governance(conn: sa.Connection) -> None:
     create_governance_tables(conn)
 
 
+def _v3_traffic(conn: sa.Connection) -> None:
+    from wayfare.traffic.schema import create_traffic_tables  # owned by traffic; imported lazily
+
+    create_traffic_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "request_log table and its indexes", _v1_request_log),
     Migration(2, "governance: virtual_keys table", _v2_governance),
+    Migration(3, "traffic: feedback and shadow_pairs tables", _v3_traffic),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
