@@ -9,6 +9,7 @@ from wayfare.data.cli import data_app
 from wayfare.embed.cli import models_app
 from wayfare.eval.commands import demo_command, eval_command
 from wayfare.gateway.cli import mock_upstream_command, serve_command
+from wayfare.governance.cli import keys_app, spend_command
 from wayfare.store.cli import store_app
 from wayfare.traffic.cli import share_command
 
@@ -23,6 +24,8 @@ app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(store_app, name="store")
 app.add_typer(data_app, name="data")
+app.add_typer(keys_app, name="keys")
+app.command("spend")(spend_command)
 app.command("eval")(eval_command)
 app.command("demo")(demo_command)
 app.command("serve")(serve_command)
