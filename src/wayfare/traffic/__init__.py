@@ -2,8 +2,9 @@
 
 Parts: :mod:`prompts` (read and sample prompt files), :mod:`cache` (responses on disk, so a rerun pays nothing
 twice), :mod:`collect` (call both models through the gateway's providers), :mod:`labels` (reference, scorer,
-pairwise judge, user scores), :mod:`feedback` (``POST /v1/feedback``), :mod:`share` (routable share with a Wilson CI), :mod:`breakeven`, :mod:`report`.
-"""
+pairwise judge, user scores), :mod:`share` (routable share with a Wilson CI), :mod:`breakeven`, :mod:`report`,
+:mod:`feedback` (``POST /v1/feedback``), :mod:`replay` (an upstream replaying recorded answers).
 
-# Submodules are imported where used: the gateway imports only ``feedback`` (no scipy/matplotlib on the
-# serving path).
+Submodules are imported where used: the gateway imports only ``feedback`` (no scipy or matplotlib on the
+serving path).
+"""
