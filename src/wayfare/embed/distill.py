@@ -32,7 +32,7 @@ def zipf_weights(n: int, sif: float = SIF_COEFFICIENT) -> np.ndarray:
 def distill_static(
     encoder: bytes, tokenizer_file: Path, out_file: Path, *, dims: int = 256, batch_size: int = 1024
 ) -> dict[str, Any]:
-    """Write the (vocab + 1, dims) float32 table to `out_file`; return facts for the manifest."""
+    """Write the (vocab + 1, dims) float16 table to `out_file`; return facts for the manifest."""
     tok = Tokenizer.from_file(str(tokenizer_file))
     vocab = tok.get_vocab_size()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
@@ -55,7 +55,7 @@ def distill_static(
     pca.fit(raw[:vocab])
     table = pca.transform(raw).astype(np.float32)
     table[:vocab] *= zipf_weights(vocab)[:, None].astype(np.float32)
-    np.save(out_file, table)
+    np.save(out_file, table.astype(np.float16))  # half the file; a mean of float16 rows loses nothing measurable
     return {
         "vocab": vocab,
         "dims": dims,

@@ -17,7 +17,7 @@ class StaticEmbedder:
 
     def __init__(self, vectors_file: Path, tokenizer_file: Path, *, name: str, max_tokens: int = 128) -> None:
         self._name = name
-        self.table = np.load(vectors_file, mmap_mode=None).astype(np.float32, copy=False)
+        self.table = np.load(vectors_file).astype(np.float32)
         if self.table.ndim != 2:
             raise ValueError(f"{vectors_file} must hold a 2-D table")
         self.tokenizer = BudgetTokenizer(tokenizer_file, max_tokens, special_tokens=False)

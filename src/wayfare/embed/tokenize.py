@@ -10,7 +10,7 @@ from tokenizers import Tokenizer
 HEAD_SHARE = 0.75
 # A word-piece token covers a few characters; cutting text to this many characters per budget token before
 # tokenising keeps huge inputs fast without changing which tokens are kept for ordinary text.
-CHARS_PER_TOKEN_BOUND = 32
+CHARS_PER_TOKEN_BOUND = 16
 
 
 def head_tail(ids: Sequence[int], budget: int) -> list[int]:
