@@ -74,6 +74,24 @@ def test_share_matches_routellm_csv_and_rerun_pays_nothing(
     again, output = _share(tmp_path, gsm8k_replay.url, "s200b", "--sample", "200", "--seed", "7")
     assert served() == before and "0 paid, 400 from cache" in output
     assert again["routable_share"] == data["routable_share"]
+    # Costs come from the cached token counts and today's prices: a dearer weak model moves the break-even.
+    (tmp_path / "dear.yaml").write_text(config_yaml(gsm8k_replay.url).replace("0.6", "9.5"))
+    args = [
+        "share",
+        "--prompts",
+        str(tmp_path / "prompts.jsonl"),
+        "--strong",
+        STRONG,
+        "--weak",
+        WEAK,
+        "--sample",
+        "200",
+    ]
+    args += ["--seed", "7", "--config", str(tmp_path / "dear.yaml"), "--cache-dir", str(tmp_path / "cache")]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "dear"), "--no-progress"])
+    dear = json.loads((tmp_path / "dear" / "share.json").read_text())
+    assert res.exit_code == 0 and served() == before
+    assert dear["break_even"]["price_ratio"] > 10 * data["break_even"]["price_ratio"]  # type: ignore[index]
 
     # All 1,319 prompts: only the 1,119 new ones are paid for; the share is within 2 points of the CSV's figure.
     full, output = _share(tmp_path, gsm8k_replay.url, "all")

@@ -111,7 +111,9 @@ class Collector:
             key = self.key(call)
             hit = self.cache.get(key)
             if hit is not None:
-                results[i] = Answer(**{**hit, "cached": True})
+                # Cost is recomputed from the cached tokens: prices in the config may have changed since.
+                cost = self.pricing.cost(call.model, int(hit["input_tokens"]), int(hit["output_tokens"]))
+                results[i] = Answer(**{**hit, "cost_usd": cost, "cached": True})
                 progress.advance(task)
                 return
             async with sem:
