@@ -80,6 +80,8 @@ def test_spec_validation() -> None:
         KeySpec.model_validate({"rpn": 5})
     with pytest.raises(ValueError, match="greater than 0"):
         KeySpec.model_validate({"rpm": 0})
+    with pytest.raises(ValueError, match="less than or equal"):
+        KeySpec.model_validate({"tpm": 10**12})
     with pytest.raises(ValueError, match=r"metadata\.team"):
         KeySpec.model_validate({"metadata": {"team": 3}})
 

@@ -23,6 +23,7 @@ from wayfare.governance.schema import virtual_keys
 from wayfare.store.record import utcnow
 
 SECRET_PREFIX = "wf-"
+INT32_MAX = 2**31 - 1
 t = virtual_keys.c
 
 
@@ -50,8 +51,8 @@ class KeySpec(BaseModel):
     max_budget_usd: float | None = Field(default=None, ge=0)
     budget_period: BudgetPeriod | None = None
     """None means ``total`` (never resets)."""
-    rpm: int | None = Field(default=None, gt=0)
-    tpm: int | None = Field(default=None, gt=0)
+    rpm: int | None = Field(default=None, gt=0, le=INT32_MAX)
+    tpm: int | None = Field(default=None, gt=0, le=INT32_MAX)
 
     @model_validator(mode="after")
     def _check(self) -> KeySpec:
