@@ -61,6 +61,7 @@ def test_oracle_policy_sweep_by_hand() -> None:
     assert quality_at_cost(hull, 1.5) == pytest.approx(0.5 + 0.25 / 3)
     assert cost_to_reach(hull, 0.6) == pytest.approx(1.55)
     assert np.isnan(quality_at_cost(hull, 0.5))
+    assert quality_at_cost(hull, 1.0 - 1e-15) == pytest.approx(0.25)  # rounding noise is not "cheaper"
     assert np.isnan(cost_to_reach(hull, 0.9))
 
 

@@ -128,9 +128,9 @@ def aiq(hull: Hull, cost_min: float, cost_max: float) -> float:
 
 def quality_at_cost(hull: Hull, cost: float) -> float:
     """Best quality the hull reaches at ``cost`` (NaN if the router cannot be that cheap)."""
-    if cost < hull.cost[0]:
+    if cost < hull.cost[0] - 1e-12 * max(1.0, abs(cost)):  # tolerance: means summed in different orders
         return float("nan")
-    return float(np.interp(cost, hull.cost, hull.quality))
+    return float(np.interp(max(cost, float(hull.cost[0])), hull.cost, hull.quality))
 
 
 def cost_to_reach(hull: Hull, quality: float, tol: float = 1e-9) -> float:
