@@ -141,10 +141,14 @@ def load_artifact(path: str | Path, *, embedder: Embedder | None = None, load_em
     return router
 
 
-def _load_named_embedder(name: str) -> Embedder:
+def _load_named_embedder(label: str) -> Embedder:
+    """Open the embedder an artifact names: ``<model>:<max_tokens>`` as written by :mod:`wayfare.embed`."""
+    from wayfare.embed import load_embedder
+
+    name, _, tokens = label.rpartition(":")
+    if not name or not tokens.isdigit():
+        name, tokens = label, "128"
     try:
-        from wayfare.embed import load_embedder  # type: ignore[attr-defined]
-    except ImportError:
-        raise ArtifactError(f"this router needs the embedder {name!r}, but wayfare.embed has no loader") from None
-    embedder: Embedder = load_embedder(name)
-    return embedder
+        return load_embedder(name, max_tokens=int(tokens))
+    except Exception as exc:  # the embed package reports why (unknown model, not installed offline)
+        raise ArtifactError(f"cannot open the embedder {label!r} this router was trained with: {exc}") from exc

@@ -1,8 +1,8 @@
 """k-nearest-neighbour router: a prompt's expected score per model is the mean over its k most similar labelled
 prompts (cosine similarity of embeddings), shrunk towards the model's overall mean by ``prior`` pseudo-prompts.
 
-``k="auto"`` picks k from ``k_grid`` by leave-one-out error on the training prompts (on the strong-minus-weak gap
-for a pair table, on every known score otherwise).
+``k="auto"`` picks k from ``k_grid`` (and ``prior="auto"`` the shrinkage from ``prior_grid``) by leave-one-out error
+on the training prompts: on the strong-minus-weak gap for a pair table, on every known score otherwise.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, column_means
 
-DEFAULT_K_GRID = (5, 10, 20, 40, 80, 160)
+DEFAULT_K_GRID = (5, 10, 20, 40, 80, 160, 320)
+DEFAULT_PRIOR_GRID = (1.0, 4.0, 16.0)
 _CHUNK = 2048
 
 
@@ -30,61 +31,73 @@ class KNNRouter(BaseRouter):
         *,
         k: int | str = "auto",
         k_grid: Sequence[int] = DEFAULT_K_GRID,
-        prior: float = 1.0,
+        prior: float | str = "auto",
+        prior_grid: Sequence[float] = DEFAULT_PRIOR_GRID,
         seed: int = 0,
     ) -> None:
         super().__init__(embedder, seed=seed)
         if not (k == "auto" or (isinstance(k, int) and k > 0)):
             raise ValueError(f"k must be a positive integer or 'auto', got {k!r}")
+        if not (prior == "auto" or (isinstance(prior, (int, float)) and prior >= 0)):
+            raise ValueError(f"prior must be a non-negative number or 'auto', got {prior!r}")
         self.k = k
         self.k_grid = list(k_grid)
         self.prior = prior
+        self.prior_grid = list(prior_grid)
 
     def _fit(self, x: NDArray[np.float32], y: FloatArray, table: ResultsTable) -> None:
         self.x_ = x.astype(np.float16).astype(np.float32)  # stored as float16: keep what a reload will see
         self.y_ = y.astype(np.float32)
         self.means_ = column_means(y)
-        if self.k == "auto":
-            self.k_ = self._tune_k(x, y)
-        else:
-            self.k_ = min(int(self.k), len(x))
+        self.k_ = min(int(self.k), len(x)) if self.k != "auto" else 0
+        self.prior_ = float(self.prior) if self.prior != "auto" else 1.0
+        if self.k == "auto" or self.prior == "auto":
+            self.k_, self.prior_ = self._tune(x, y)
 
-    def _tune_k(self, x: NDArray[np.float32], y: FloatArray) -> int:
-        grid = sorted({min(k, len(x) - 1) for k in self.k_grid if k > 0} - {0})
-        if not grid:
-            return 1
+    def _tune(self, x: NDArray[np.float32], y: FloatArray) -> tuple[int, float]:
+        if self.k == "auto":
+            grid = sorted({min(k, len(x) - 1) for k in self.k_grid if k > 0} - {0}) or [1]
+        else:
+            grid = [min(int(self.k), max(len(x) - 1, 1))]
+        priors = [float(p) for p in self.prior_grid] if self.prior == "auto" else [float(self.prior)]
         kmax = grid[-1]
         idx = _top_neighbours(x, x, kmax + 1)[:, 1:]  # drop self (the most similar)
         if self.is_pair:
             s, w = self.models_.index(self.strong_), self.models_.index(self.weak_)
             target = y[:, s] - y[:, w]
-        best_k, best_err = grid[0], np.inf
+        best, best_err = (grid[0], priors[0]), np.inf
         for k in grid:
-            pred = self._aggregate(y.astype(np.float32), idx[:, :k])
-            if self.is_pair:
-                err = float(np.nanmean((pred[:, s] - pred[:, w] - target) ** 2))
-            else:
-                err = float(np.nanmean((pred - y) ** 2))
-            if err < best_err:
-                best_k, best_err = k, err
-        return best_k
+            for prior in priors:
+                pred = self._aggregate(y.astype(np.float32), idx[:, :k], prior)
+                if self.is_pair:
+                    err = float(np.nanmean((pred[:, s] - pred[:, w] - target) ** 2))
+                else:
+                    err = float(np.nanmean((pred - y) ** 2))
+                if err < best_err:
+                    best, best_err = (k, prior), err
+        return best
 
-    def _aggregate(self, y: NDArray[np.float32], idx: NDArray[np.intp]) -> FloatArray:
+    def _aggregate(self, y: NDArray[np.float32], idx: NDArray[np.intp], prior: float) -> FloatArray:
         ys = y[idx]  # (n, k, m)
         known = ~np.isnan(ys)
-        sums = np.where(known, ys, 0.0).sum(axis=1) + self.prior * self.means_
-        counts = known.sum(axis=1) + self.prior
+        sums = np.where(known, ys, 0.0).sum(axis=1) + prior * self.means_
+        counts = known.sum(axis=1) + prior
         return np.asarray(sums / np.maximum(counts, 1e-9), dtype=np.float64)
 
     def _predict(self, x: NDArray[np.float32]) -> FloatArray:
         idx = _top_neighbours(x, self.x_, self.k_)
-        return self._aggregate(self.y_, idx)
+        return self._aggregate(self.y_, idx, self.prior_)
 
     def _get_state(self) -> tuple[JSONDict, Arrays]:
-        return {"k": self.k_}, {"x": self.x_.astype(np.float16), "y": self.y_, "means": self.means_}
+        return {"k": self.k_, "prior": self.prior_}, {
+            "x": self.x_.astype(np.float16),
+            "y": self.y_,
+            "means": self.means_,
+        }
 
     def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         self.k_ = int(state["k"])
+        self.prior_ = float(state["prior"])
         self.x_ = arrays["x"].astype(np.float32)
         self.y_ = arrays["y"].astype(np.float32)
         self.means_ = arrays["means"].astype(np.float64)

@@ -1,0 +1,193 @@
+"""``wayfare train``, ``wayfare calibrate`` and ``wayfare score``: the router command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import orjson
+import typer
+from rich.console import Console
+
+from wayfare.routers._core import BaseRouter
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _parse_params(items: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            _fail(f"--param must look like name=value, got {item!r}")
+        try:
+            params[key] = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _load(router: str) -> BaseRouter:
+    from wayfare.routers.registry import load_router
+
+    try:
+        return load_router(router)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+
+
+def score_command(
+    router: str = typer.Option(..., "--router", help="Router folder, or 'default' / 'default-n' (shipped)."),
+    input: Path = typer.Option(..., "--input", help="JSONL rows {id, prompt} or {id, messages}."),
+    output: Path = typer.Option(..., "--output", help="Where to write {id, score} / {id, scores} rows ('-' = stdout)."),
+) -> None:
+    """Score prompts with a router: P(strong needed) for a pair router, expected score per model for N models."""
+    from wayfare.routers.prompts_io import PromptFileError, read_prompts, write_scores
+    from wayfare.routers.training import embed_with_progress
+
+    try:
+        ids, prompts = read_prompts(input)
+    except PromptFileError as exc:
+        _fail(str(exc))
+    r = _load(router)
+    x = embed_with_progress(r.embedder, prompts, label="scoring") if r.needs_embedder and r.embedder else None
+    if r.is_pair:
+        values = r.score_vectors(x) if x is not None else r.score(prompts)
+        models = None
+    else:
+        values = r.predict_vectors(x) if x is not None else r.predict(prompts)
+        models = r.models_
+    if str(output) == "-":
+        write_scores(sys.stdout.buffer, ids, values, models)
+        sys.stdout.flush()
+    else:
+        try:
+            with output.open("wb") as fh:
+                write_scores(fh, ids, values, models)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror}")
+        err_console.print(f"wrote {len(ids)} scores to {output}", highlight=False)
+
+
+def train_command(
+    router: str = typer.Option("logreg", "--router", help="Router kind (see `wayfare.routers.available_routers`)."),
+    data: str = typer.Option(..., "--data", help="Built-in benchmark (mmlu, gsm8k, llmrouter) or a file path."),
+    fmt: str | None = typer.Option(None, "--format", help="File format: jsonl, routellm-mmlu, ..., or battles."),
+    output: Path = typer.Option(..., "--output", help="Folder to write the router artifact to."),
+    strong: str | None = typer.Option(None, "--strong", help="Strong model (makes a pair router)."),
+    weak: str | None = typer.Option(None, "--weak", help="Weak model (makes a pair router)."),
+    pair: bool = typer.Option(False, "--pair", help="Pair router on the table's best and worst model."),
+    param: list[str] = typer.Option([], "--param", help="Router parameter name=value (repeatable)."),
+    embedder_name: str = typer.Option("default", "--embedder", help="Embedding model (see `wayfare models`)."),
+    max_tokens: int = typer.Option(128, "--max-tokens", help="Embedder truncation length in tokens."),
+    holdout: float = typer.Option(0.2, "--holdout", help="Fraction held out for the metrics summary (0 = none)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (splits and initialisation)."),
+) -> None:
+    """Train a router on a results table (or preference battles) and save it as an artifact."""
+    from wayfare.routers.artifact import save_router
+    from wayfare.routers.registry import make_router
+    from wayfare.routers.training import embed_with_progress, holdout_metrics, load_training_table
+
+    if not 0.0 <= holdout < 1.0:
+        _fail(f"--holdout must be in [0, 1), got {holdout}")
+    try:
+        table = load_training_table(data, fmt, strong=strong, weak=weak)
+        if pair and not table.is_pair:
+            table = table.pair()
+        elif pair or (table.is_pair and len(table.models) > 2):
+            table = table.pair(table.strong, table.weak)
+        r = make_router(router, embedder=None, seed=seed, **_parse_params(param))
+        if r.needs_embedder:
+            from wayfare.embed import load_embedder
+
+            r.embedder = load_embedder(embedder_name, max_tokens=max_tokens)
+    except (ValueError, OSError) as exc:
+        _fail(str(exc))
+    x = (
+        embed_with_progress(r.embedder, table.prompts, label=f"embedding {len(table)} prompts")
+        if r.embedder is not None
+        else np.zeros((len(table), 0), dtype=np.float32)
+    )
+    metrics = holdout_metrics(r, x, table, fraction=holdout, seed=seed) if holdout > 0 else {}
+    with err_console.status(f"fitting {router} on {len(table)} prompts"):
+        r.fit_vectors(x, table)
+    folder = save_router(r, output, metrics=metrics)
+    out_console.print(f"trained [bold]{router}[/bold] on {table.name}: {len(table)} prompts, models {r.models_}")
+    for key, value in metrics.items():
+        out_console.print(f"  {key}: {value}", highlight=False)
+    out_console.print(f"saved to {folder}")
+
+
+def calibrate_command(
+    router: str = typer.Option(..., "--router", help="Router folder, or 'default'."),
+    input: Path | None = typer.Option(None, "--input", help="Prompts JSONL (a sample of your traffic)."),
+    strong_share: float | None = typer.Option(None, "--strong-share", help="Send this fraction to the strong model."),
+    data: str | None = typer.Option(None, "--data", help="Labelled results (benchmark or file) for --quality."),
+    fmt: str | None = typer.Option(None, "--format", help="Format of --data."),
+    quality: float | None = typer.Option(None, "--quality", help="Keep quality >= this x the strong model's."),
+    write: bool = typer.Option(False, "--write", help="Store the threshold in the router artifact."),
+) -> None:
+    """Find the pair threshold for a strong-model share (on prompts) or a quality target (on labelled data)."""
+    from wayfare.routers.artifact import read_meta, write_meta
+    from wayfare.routers.policies import threshold_for_quality, threshold_for_share
+    from wayfare.routers.prompts_io import PromptFileError, read_prompts
+    from wayfare.routers.training import embed_with_progress, load_training_table
+
+    if (strong_share is None) == (quality is None):
+        _fail("give exactly one of --strong-share (with --input) or --quality (with --data)")
+    r = _load(router)
+    if not r.is_pair:
+        _fail("calibrate sets a pair threshold; this router routes among N models (use a policy's lam instead)")
+
+    def scores_of(prompts: list[str]) -> Any:
+        if r.needs_embedder and r.embedder is not None:
+            return r.score_vectors(embed_with_progress(r.embedder, prompts, label="scoring"))
+        return r.score(prompts)
+
+    result: dict[str, Any]
+    if strong_share is not None:
+        if input is None:
+            _fail("--strong-share needs --input prompts.jsonl")
+        if not 0.0 <= strong_share <= 1.0:
+            _fail(f"--strong-share must be in [0, 1], got {strong_share}")
+        try:
+            _, prompts = read_prompts(input)
+        except PromptFileError as exc:
+            _fail(str(exc))
+        scores = scores_of(prompts)
+        threshold = threshold_for_share(scores, strong_share)
+        realised = float(np.mean(scores >= threshold))
+        result = {"threshold": threshold, "strong_share": realised, "target": {"strong_share": strong_share}}
+        result["measured_on"] = f"{len(prompts)} prompts from {input}"
+    else:
+        assert quality is not None
+        if data is None:
+            _fail("--quality needs labelled --data (a benchmark name or results file)")
+        try:
+            table = load_training_table(data, fmt).select_models([r.weak_, r.strong_]).dropna()
+        except (ValueError, OSError, KeyError) as exc:
+            _fail(str(exc))
+        scores = scores_of(table.prompts)
+        threshold, share = threshold_for_quality(scores, table.column(r.strong_), table.column(r.weak_), quality)
+        result = {"threshold": threshold, "strong_share": share, "target": {"quality": quality}}
+        result["measured_on"] = f"{len(table)} labelled prompts of {table.name}"
+    out_console.print(
+        f"threshold {result['threshold']:.5f}: {result['strong_share']:.1%} of {result['measured_on']} go to "
+        f"{r.strong_}; model name router-{r.kind}-{result['threshold']:.5f}",
+        highlight=False,
+    )
+    if write:
+        if router in ("default", "default-n", "default-pair"):
+            _fail("--write needs a router folder (the shipped default is read-only; copy it first)")
+        meta = read_meta(router)
+        meta["calibration"] = result
+        write_meta(router, meta)
+        out_console.print(f"wrote the threshold into {router}")

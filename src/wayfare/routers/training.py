@@ -1,0 +1,90 @@
+"""Training helpers behind ``wayfare train``: reading training data, embedding with a progress bar, a holdout
+metrics summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from wayfare.data import ResultsTable
+from wayfare.embed.base import Embedder
+from wayfare.routers._core import BaseRouter, JSONDict
+
+EMBED_BATCH = 256
+
+
+def embed_with_progress(embedder: Embedder, texts: Sequence[str], *, label: str = "embedding") -> NDArray[np.float32]:
+    """Embed ``texts`` in batches, showing a rich progress bar (on stderr)."""
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(label, total=len(texts))
+        for start in range(0, len(texts), EMBED_BATCH):
+            chunk = list(texts[start : start + EMBED_BATCH])
+            out[start : start + len(chunk)] = embedder.embed(chunk)
+            progress.advance(task, len(chunk))
+    return out
+
+
+def load_training_table(
+    source: str, fmt: str | None, *, strong: str | None = None, weak: str | None = None
+) -> ResultsTable:
+    """A results table from a built-in benchmark name or a file in one of :data:`wayfare.data.FORMATS`, or a
+    battles JSONL file (``fmt="battles"``)."""
+    from wayfare.data import BENCHMARKS, load_benchmark, load_table
+
+    if fmt == "battles":
+        from wayfare.routers.battles import battles_to_table, load_battles
+
+        table = battles_to_table(load_battles(source), name=source)
+        table = replace(table, meta={**table.meta, "source": f"battles {source}"})
+    elif fmt is None and source in BENCHMARKS:
+        table = load_benchmark(source)
+    else:
+        table = load_table(source, fmt or "jsonl")
+        table = replace(table, meta={**table.meta, "source": table.meta.get("source", f"{fmt or 'jsonl'} {source}")})
+    if strong or weak:
+        table = table.pair(strong=strong, weak=weak)
+    return table
+
+
+def holdout_metrics(
+    router: BaseRouter, x: NDArray[np.float32], table: ResultsTable, *, fraction: float, seed: int
+) -> JSONDict:
+    """Fit a copy of ``router`` on a random (1 − fraction) of the rows and measure it on the rest.
+
+    Pair: APGR, CPT(50%), CPT(80%) of the score; N models: mean score of the model with the highest predicted score
+    vs the best single model, and the mean squared error of the predicted scores.
+    """
+    from wayfare.eval.curves import pair_curve
+    from wayfare.eval.metrics import apgr, cpt
+    from wayfare.routers.registry import make_router
+
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(len(table))
+    n_test = max(1, round(fraction * len(table)))
+    test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    probe = make_router(router.kind, embedder=router.embedder, **router.get_params())
+    probe.fit_vectors(x[train], table.subset(train))
+    held = table.subset(test)
+    out: dict[str, Any] = {"holdout_fraction": fraction, "holdout_prompts": int(n_test), "seed": seed}
+    if probe.is_pair:
+        known = ~np.isnan(held.column(probe.strong_)) & ~np.isnan(held.column(probe.weak_))
+        curve = pair_curve(
+            probe.score_vectors(x[test][known]), held.column(probe.weak_)[known], held.column(probe.strong_)[known]
+        )
+        out.update({"apgr": apgr(curve), "cpt50": cpt(curve, 0.5), "cpt80": cpt(curve, 0.8)})
+    pred = probe.predict_vectors(x[test])
+    y = held.scores[:, [held.model_index(m) for m in probe.models_]]
+    out["mse"] = float(np.nanmean((pred - y) ** 2))
+    full = ~np.isnan(y).any(axis=1)
+    if full.any():
+        chosen = np.argmax(pred[full], axis=1)
+        out["routed_argmax_mean_score"] = float(y[full][np.arange(full.sum()), chosen].mean())
+        out["best_single_mean_score"] = float(np.max(y[full].mean(axis=0)))
+    return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
