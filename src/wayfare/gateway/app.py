@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from wayfare.gateway.asgi import GatewayApp
 from wayfare.gateway.config import GatewayConfig
 from wayfare.gateway.core import Gateway
 from wayfare.gateway.errors import error_response
@@ -23,7 +24,7 @@ from wayfare.traffic.feedback import feedback_endpoint
 _JSON = "application/json"
 
 
-def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: Gateway | None = None) -> Starlette:
+def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: Gateway | None = None) -> GatewayApp:
     """The ASGI app serving ``config``. Routers are loaded here (before the first request); the log sink starts in
     the lifespan and is flushed when the server shuts down gracefully."""
     gw = gateway if gateway is not None else Gateway(config, sink=sink)
@@ -96,7 +97,7 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, 500: http_error})
     app.state.gateway = gw
-    return app
+    return GatewayApp(gw, app)  # POST /v1/chat/completions & co. skip Starlette's stack
 
 
 def _now() -> float:

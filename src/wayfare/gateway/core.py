@@ -10,7 +10,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 
-import httpx
 import orjson
 from starlette.responses import Response, StreamingResponse
 
@@ -33,7 +32,7 @@ from wayfare.store.record import RequestRecord
 _JSON = "application/json"
 
 
-def make_provider(model: ModelConfig, client: httpx.AsyncClient | HttpClients) -> Provider:
+def make_provider(model: ModelConfig, client: HttpClients) -> Provider:
     cls = AnthropicProvider if model.provider == "anthropic" else OpenAIProvider
     return cls(client, model.base_url, model.resolved_api_key(), name=f"{model.name} ({model.base_url})")
 
@@ -51,7 +50,7 @@ class Gateway:
         *,
         sink: LogSink | None = None,
         router: Router | None = None,
-        client: httpx.AsyncClient | HttpClients | None = None,
+        client: HttpClients | None = None,
         governance: Governance | None = None,
     ) -> None:
         self.config = config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import orjson
 
 from wayfare.providers.anthropic_translate import (
@@ -14,9 +14,9 @@ from wayfare.providers.anthropic_translate import (
     to_messages_request,
 )
 from wayfare.providers.base import JSON, Endpoint
-from wayfare.providers.errors import ProviderError, from_status
-from wayfare.providers.http import HttpClients, as_clients
-from wayfare.providers.openai_compat import parse_json_body, transport_error
+from wayfare.providers.errors import ProviderError
+from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, post, transport_error
+from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -27,10 +27,8 @@ class AnthropicProvider:
 
     kind = "anthropic"
 
-    def __init__(
-        self, client: httpx.AsyncClient | HttpClients, base_url: str, api_key: str | None = None, name: str = ""
-    ) -> None:
-        self.clients = as_clients(client)
+    def __init__(self, clients: HttpClients, base_url: str, api_key: str | None = None, name: str = "") -> None:
+        self.clients = clients
         self.url = base_url.rstrip("/") + "/messages"
         self.name = name or base_url
         self.headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
@@ -51,15 +49,8 @@ class AnthropicProvider:
 
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         payload = self._translate(endpoint, body)
-        try:
-            resp = await self.clients.get().post(
-                self.url, content=orjson.dumps(payload), headers=self.headers, timeout=timeout
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from None
-        if resp.status_code >= 400:
-            raise from_status(resp.status_code, resp.content, resp.headers, self.name)
-        msg = parse_json_body(resp.content, self.name)
+        content = await post(self.clients, self.url, orjson.dumps(payload), self.headers, timeout, self.name)
+        msg = parse_json_body(content, self.name)
         if msg.get("type") == "error":
             raise ProviderError(f"{self.name} answered 200 with an error", error_class="error_body", body=msg)
         try:
@@ -73,22 +64,7 @@ class AnthropicProvider:
         payload = self._translate(endpoint, body)
         opts = body.get("stream_options")
         include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
-        client = self.clients.get()
-        request = client.build_request(
-            "POST", self.url, content=orjson.dumps(payload), headers=self.headers, timeout=timeout
-        )
-        try:
-            resp = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from None
-        if resp.status_code >= 400:
-            try:
-                content = await resp.aread()
-            except httpx.HTTPError:
-                content = b""
-            finally:
-                await resp.aclose()
-            raise from_status(resp.status_code, content, resp.headers, self.name)
+        resp = await open_stream(self.clients, self.url, orjson.dumps(payload), self.headers, timeout, self.name)
         stream = AnthropicChunkStream(resp, self.name, StreamTranslator(include_usage))
         await stream.prime()
         return stream
@@ -97,7 +73,7 @@ class AnthropicProvider:
 class AnthropicChunkStream:
     """OpenAI chunks translated from a Messages API event stream."""
 
-    def __init__(self, response: httpx.Response, provider: str, translator: StreamTranslator) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, provider: str, translator: StreamTranslator) -> None:
         self.response = response
         self.provider = provider
         self.translator = translator
@@ -128,7 +104,7 @@ class AnthropicChunkStream:
                 self._pending.extend(self.translator.feed(event))
                 if self._pending:
                     return True
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise transport_error(exc, self.provider) from None
         if not self.translator.finished:
             raise ProviderError(f"{self.provider} stream ended before message_stop", error_class="stream_incomplete")
@@ -151,4 +127,7 @@ class AnthropicChunkStream:
             await self.aclose()
 
     async def aclose(self) -> None:
-        await self.response.aclose()
+        if self.translator.finished:
+            self.response.release()
+        else:
+            self.response.close()

@@ -1,25 +1,19 @@
-"""Any OpenAI-compatible upstream (OpenAI, vLLM, Ollama, Together, Groq...) over a shared pooled httpx client."""
+"""Any OpenAI-compatible upstream (OpenAI, vLLM, Ollama, Together, Groq...) over shared pooled aiohttp sessions."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from wayfare.providers.base import JSON, Endpoint
-from wayfare.providers.errors import ProviderError, from_status
-from wayfare.providers.http import HttpClients, as_clients
+from wayfare.providers.errors import ProviderError
+from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, post, transport_error
 from wayfare.providers.sse import iter_sse
 
 _PATHS: dict[str, str] = {"chat": "/chat/completions", "completions": "/completions", "embeddings": "/embeddings"}
-
-
-def transport_error(exc: httpx.HTTPError, provider: str) -> ProviderError:
-    if isinstance(exc, httpx.TimeoutException):
-        return ProviderError(f"{provider} timed out ({type(exc).__name__})", error_class="timeout")
-    return ProviderError(f"{provider} connection failed: {type(exc).__name__}: {exc}", error_class="connection")
 
 
 def parse_json_body(content: bytes, provider: str) -> JSON:
@@ -42,10 +36,8 @@ class OpenAIProvider:
 
     kind = "openai"
 
-    def __init__(
-        self, client: httpx.AsyncClient | HttpClients, base_url: str, api_key: str | None = None, name: str = ""
-    ) -> None:
-        self.clients = as_clients(client)
+    def __init__(self, clients: HttpClients, base_url: str, api_key: str | None = None, name: str = "") -> None:
+        self.clients = clients
         self.base_url = base_url.rstrip("/")
         self.name = name or self.base_url
         self.headers = {"content-type": "application/json"}
@@ -53,33 +45,13 @@ class OpenAIProvider:
             self.headers["authorization"] = f"Bearer {api_key}"
 
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
-        try:
-            resp = await self.clients.get().post(
-                self.base_url + _PATHS[endpoint], content=orjson.dumps(body), headers=self.headers, timeout=timeout
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from None
-        if resp.status_code >= 400:
-            raise from_status(resp.status_code, resp.content, resp.headers, self.name)
-        return parse_json_body(resp.content, self.name)
+        url = self.base_url + _PATHS[endpoint]
+        content = await post(self.clients, url, orjson.dumps(body), self.headers, timeout, self.name)
+        return parse_json_body(content, self.name)
 
     async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> OpenAIChunkStream:
-        client = self.clients.get()
-        request = client.build_request(
-            "POST", self.base_url + _PATHS[endpoint], content=orjson.dumps(body), headers=self.headers, timeout=timeout
-        )
-        try:
-            resp = await client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, self.name) from None
-        if resp.status_code >= 400:
-            try:
-                content = await resp.aread()
-            except httpx.HTTPError:
-                content = b""
-            finally:
-                await resp.aclose()
-            raise from_status(resp.status_code, content, resp.headers, self.name)
+        url = self.base_url + _PATHS[endpoint]
+        resp = await open_stream(self.clients, url, orjson.dumps(body), self.headers, timeout, self.name)
         stream = OpenAIChunkStream(resp, self.name)
         await stream.prime()
         return stream
@@ -88,7 +60,7 @@ class OpenAIProvider:
 class OpenAIChunkStream:
     """Chunks of an OpenAI SSE stream; the first one is read by :meth:`prime` before the client sees anything."""
 
-    def __init__(self, response: httpx.Response, provider: str) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
         self.response = response
         self.provider = provider
         self._events = iter_sse(response)
@@ -106,7 +78,7 @@ class OpenAIChunkStream:
                     if isinstance(choice, dict) and choice.get("finish_reason"):
                         self._finished = True
                 return chunk
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise transport_error(exc, self.provider) from None
         if not self._finished:
             raise ProviderError(f"{self.provider} stream ended before it finished", error_class="stream_incomplete")
@@ -130,7 +102,10 @@ class OpenAIChunkStream:
             await self.aclose()
 
     async def aclose(self) -> None:
-        await self.response.aclose()
+        if self._finished:
+            self.response.release()  # fully read: the connection goes back to the pool
+        else:
+            self.response.close()  # abandoned mid-stream: the connection cannot be reused
 
 
 def _parse_chunk(data: str, provider: str) -> JSON:

@@ -1,17 +1,19 @@
-"""Server-sent events read from an httpx response: (event name, data) pairs."""
+"""Server-sent events read from a streamed upstream response: (event name, data) pairs."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
+
+from wayfare.providers.http import iter_lines
 
 
-async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str | None, str]]:
+async def iter_sse(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str | None, str]]:
     """Yield ``(event, data)`` for each event; multi-line ``data:`` fields are joined with newlines."""
     event: str | None = None
     data: list[str] = []
-    async for line in response.aiter_lines():
+    async for line in iter_lines(response):
         if not line:
             if data:
                 yield event, "\n".join(data)
