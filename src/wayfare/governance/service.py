@@ -246,33 +246,40 @@ class Governance:
     async def reserve(
         self, principal: Principal, models: Sequence[str], body: Mapping[str, Any], fallbacks: Sequence[str] = ()
     ) -> Ticket:
-        """Reserve the estimated cost against the key's and team's budgets, then count the request against the
-        rpm/tpm limits of the key and of ``models`` (the requested name and the model chosen for it).
-        Raises a 429 :class:`GovernanceError` (the reservation is released if a rate limit refuses)."""
+        """Reserve the estimated cost against the key's and team's budgets and count the request against the
+        rpm/tpm limits of the key and of ``models`` (the requested name and the model chosen for it). Both checks
+        run concurrently (one round trip of wall time on Redis). Raises a 429 :class:`GovernanceError`; a
+        reservation is released when a rate limit refuses (a budget refusal still counts one request)."""
         ticket = Ticket()
         scopes = self.budget_scopes(principal)
+        rpm, tpm = self.limits(principal, models)
+        if not scopes and not rpm and not tpm:
+            return ticket
         if scopes:
             ticket.estimate_usd = estimate_cost(
                 self.pricing, [*models, *fallbacks], body, self.config.default_max_tokens
             )
-            ticket.reservation = await self.ledger.reserve(scopes, ticket.estimate_usd)
-        rpm, tpm = self.limits(principal, models)
-        if rpm or tpm:
-            try:
-                await self.limiter.acquire(rpm, tpm)
-            except GovernanceError:
-                if ticket.reservation is not None:
-                    await self.ledger.settle(ticket.reservation, 0.0)
-                raise
-            ticket.tpm_scopes = [s for s, _ in tpm]
+        reserved, limited = await asyncio.gather(
+            self.ledger.reserve(scopes, ticket.estimate_usd) if scopes else _none(),
+            self.limiter.acquire(rpm, tpm) if rpm or tpm else _none(),
+            return_exceptions=True,
+        )
+        if isinstance(reserved, BaseException):
+            raise reserved
+        ticket.reservation = reserved
+        if isinstance(limited, BaseException):
+            if reserved is not None:
+                await self.ledger.settle(reserved, 0.0)
+            raise limited
+        ticket.tpm_scopes = [s for s, _ in tpm]
         return ticket
 
     async def settle(self, ticket: Ticket, cost_usd: float | None, tokens: int) -> None:
-        """Replace the reservation by the real cost and charge the tokens to the tpm windows."""
-        if ticket.reservation is not None:
-            await self.ledger.settle(ticket.reservation, cost_usd or 0.0)
-        if ticket.tpm_scopes and tokens > 0:
-            await self.limiter.add_tokens(ticket.tpm_scopes, tokens)
+        """Replace the reservation by the real cost and charge the tokens to the tpm windows (concurrently)."""
+        await asyncio.gather(
+            self.ledger.settle(ticket.reservation, cost_usd or 0.0) if ticket.reservation is not None else _none(),
+            self.limiter.add_tokens(ticket.tpm_scopes, tokens) if ticket.tpm_scopes and tokens > 0 else _none(),
+        )
 
     def settle_soon(self, ticket: Ticket, cost_usd: float | None, tokens: int) -> None:
         """:meth:`settle` in a task (from synchronous code such as the request-log hook); awaited on close."""
@@ -305,6 +312,10 @@ class Governance:
 
     async def cache_put(self, key: str, response: Mapping[str, Any]) -> None:
         await self.cache.set(key, orjson.dumps(response), self.config.cache.ttl_s)
+
+
+async def _none() -> None:
+    return None
 
 
 def connect_redis(url: str, max_connections: int = 64, wait_s: float = 10.0) -> Any:
