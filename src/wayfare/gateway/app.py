@@ -19,6 +19,7 @@ from wayfare.gateway.errors import error_response
 from wayfare.gateway.reqlog import LogSink
 from wayfare.governance.admin import admin_routes
 from wayfare.governance.errors import GovernanceError
+from wayfare.observability.metrics import CONTENT_TYPE
 from wayfare.traffic.feedback import feedback_endpoint
 
 _JSON = "application/json"
@@ -63,6 +64,12 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
             data = [d for d in data if d["id"] in allowed]
         return Response(orjson.dumps({"object": "list", "data": data}), media_type=_JSON)
 
+    async def metrics(request: Request) -> Response:
+        m = gw.observer.metrics
+        if m is None:
+            return error_response(404, "metrics are disabled (observability.metrics: false)", "invalid_request_error")
+        return Response(m.exposition(), media_type=CONTENT_TYPE)
+
     async def health(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type=_JSON)
 
@@ -93,6 +100,7 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         Route("/v1/feedback", feedback_endpoint(gw), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Mount("/admin", routes=admin_routes(gw.gov)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, 500: http_error})

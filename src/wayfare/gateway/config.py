@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wayfare.governance.config import GovernanceConfig
+from wayfare.observability.config import ObservabilityConfig
 
 _ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -108,6 +109,8 @@ class GatewayConfig(_Strict):
     """Redis shared by all replicas for rate limits, budgets and the response cache (in-process when unset)."""
     governance: GovernanceConfig = GovernanceConfig()
     """Model rate limits, team budgets, response cache (docs/GOVERNANCE.md)."""
+    observability: ObservabilityConfig = ObservabilityConfig()
+    """Prometheus metrics, prompt previews and the /ui dashboard (docs/OBSERVABILITY.md)."""
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:

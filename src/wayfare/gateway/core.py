@@ -22,6 +22,7 @@ from wayfare.gateway.retry import AllAttemptsFailed, Attempt, RetryExecutor
 from wayfare.gateway.routing import Decision, Router
 from wayfare.governance.errors import GovernanceError
 from wayfare.governance.service import Governance, Principal, Ticket
+from wayfare.observability.observer import Observer
 from wayfare.providers.anthropic import AnthropicProvider
 from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
@@ -66,6 +67,7 @@ class Gateway:
         self.gov = governance or Governance.from_config(
             config.governance, database_url=config.database_url, redis_url=config.redis_url, pricing=self.pricing
         )
+        self.observer = Observer(config.observability)  # metrics, dashboard, prompt previews
         self.ready = False
 
     async def start(self) -> None:
@@ -150,9 +152,11 @@ class Gateway:
                 ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
             )
 
+        t_up = time.perf_counter()
         try:
             result, used, attempts = await self.executor.run(chain, call)
         except AllAttemptsFailed as exc:
+            ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
             status, err = upstream_failure(exc.last)
             ctx.log(
                 status=status,
@@ -164,6 +168,7 @@ class Gateway:
             if exc.last.retry_after is not None and status == 429:
                 headers["retry-after"] = str(max(1, round(exc.last.retry_after)))
             return Response(orjson.dumps(err), status_code=status, media_type=_JSON, headers=headers)
+        ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
         result["model"] = used
         tokens = usage_tokens(result.get("usage"))
         cost, counterfactual = ctx.costs(used, tokens)
@@ -186,9 +191,11 @@ class Gateway:
             cfg = self.models[model]
             return await self.providers[model].stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
 
+        t_up = time.perf_counter()
         try:
             stream, used, attempts = await self.executor.run(chain, call)
         except AllAttemptsFailed as exc:
+            ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
             status, err = upstream_failure(exc.last)
             last_model = exc.attempts[-1].model if exc.attempts else ctx.chosen
             ctx.log(
@@ -197,6 +204,7 @@ class Gateway:
             return Response(
                 orjson.dumps(err), status_code=status, media_type=_JSON, headers=ctx.headers_for(last_model)
             )
+        ctx.upstream_ms = (time.perf_counter() - t_up) * 1000  # to the first chunk
 
         async def relay() -> AsyncIterator[bytes]:
             tokens: tuple[int, int] = (0, 0)
@@ -241,6 +249,7 @@ class _Context:
 
     __slots__ = (
         "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "t0", "ticket",
+        "upstream_ms",
     )  # fmt: skip
 
     def __init__(
@@ -258,6 +267,7 @@ class _Context:
         self.request_id = "wf-" + os.urandom(8).hex()
         self.principal: Principal | None = None
         self.ticket: Ticket | None = None
+        self.upstream_ms: float | None = None
 
     def headers_for(self, model: str) -> dict[str, str]:
         h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
@@ -322,6 +332,7 @@ class _Context:
             cost_usd=cost or 0.0,
             counterfactual_cost_usd=counterfactual,
             latency_ms=(time.perf_counter() - self.t0) * 1000,
+            upstream_ms=self.upstream_ms,
             status=status,
             error_class=error_class,
             attempts=len(attempts) + (1 if status < 400 else 0),
@@ -331,5 +342,7 @@ class _Context:
             session_id=d.session_id if d is not None else None,
             metadata={"endpoint": self.endpoint, **({"reason": d.reason} if d is not None else {})},
         )
+        with contextlib.suppress(Exception):  # observability must never fail a request
+            self.gw.observer.observe(record, self.endpoint, self.body)
         with contextlib.suppress(Exception):  # the log must never fail a request
             self.gw.sink.submit(record)
