@@ -111,6 +111,10 @@ class MemoryLedger:
         return Reservation([n for n, _ in names], amount)
 
     async def settle(self, reservation: Reservation, actual: float) -> None:
+        self.settle_now(reservation, actual)
+
+    def settle_now(self, reservation: Reservation, actual: float) -> None:
+        """:meth:`settle` without the coroutine (nothing here waits)."""
         if reservation.settled:
             return
         reservation.settled = True

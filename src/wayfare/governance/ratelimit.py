@@ -76,6 +76,10 @@ class MemoryRateLimiter:
             w[1] += n
 
     async def add_tokens(self, tpm: Sequence[str], tokens: int) -> None:
+        self.add_tokens_now(tpm, tokens)
+
+    def add_tokens_now(self, tpm: Sequence[str], tokens: int) -> None:
+        """:meth:`add_tokens` without the coroutine (nothing here waits)."""
         now = time.monotonic()
         for scope in tpm:
             self._bump(scope, tokens, now)

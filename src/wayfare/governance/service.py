@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -259,11 +259,12 @@ class Governance:
             ticket.estimate_usd = estimate_cost(
                 self.pricing, [*models, *fallbacks], body, self.config.default_max_tokens
             )
-        reserved, limited = await asyncio.gather(
-            self.ledger.reserve(scopes, ticket.estimate_usd) if scopes else _none(),
-            self.limiter.acquire(rpm, tpm) if rpm or tpm else _none(),
-            return_exceptions=True,
-        )
+        reserve = self.ledger.reserve(scopes, ticket.estimate_usd) if scopes else _none()
+        acquire = self.limiter.acquire(rpm, tpm) if rpm or tpm else _none()
+        if self.shared:  # network round trips: overlap them
+            reserved, limited = await asyncio.gather(reserve, acquire, return_exceptions=True)
+        else:  # in-process: no I/O, and tasks would cost more than they save
+            reserved, limited = await _outcome(reserve), await _outcome(acquire)
         if isinstance(reserved, BaseException):
             raise reserved
         ticket.reservation = reserved
@@ -276,14 +277,24 @@ class Governance:
 
     async def settle(self, ticket: Ticket, cost_usd: float | None, tokens: int) -> None:
         """Replace the reservation by the real cost and charge the tokens to the tpm windows (concurrently)."""
-        await asyncio.gather(
-            self.ledger.settle(ticket.reservation, cost_usd or 0.0) if ticket.reservation is not None else _none(),
-            self.limiter.add_tokens(ticket.tpm_scopes, tokens) if ticket.tpm_scopes and tokens > 0 else _none(),
-        )
+        settle = self.ledger.settle(ticket.reservation, cost_usd or 0.0) if ticket.reservation is not None else _none()
+        add = self.limiter.add_tokens(ticket.tpm_scopes, tokens) if ticket.tpm_scopes and tokens > 0 else _none()
+        if self.shared:
+            await asyncio.gather(settle, add)
+        else:
+            await settle
+            await add
 
     def settle_soon(self, ticket: Ticket, cost_usd: float | None, tokens: int) -> None:
         """:meth:`settle` in a task (from synchronous code such as the request-log hook); awaited on close."""
         if ticket.reservation is None and not ticket.tpm_scopes:
+            return
+        ledger, limiter = self.ledger, self.limiter
+        if isinstance(ledger, MemoryLedger) and isinstance(limiter, MemoryRateLimiter):  # no I/O: settle inline
+            if ticket.reservation is not None:
+                ledger.settle_now(ticket.reservation, cost_usd or 0.0)
+            if ticket.tpm_scopes and tokens > 0:
+                limiter.add_tokens_now(ticket.tpm_scopes, tokens)
             return
         task = asyncio.get_running_loop().create_task(self.settle(ticket, cost_usd, tokens))
         self._pending.add(task)
@@ -316,6 +327,14 @@ class Governance:
 
 async def _none() -> None:
     return None
+
+
+async def _outcome(aw: Awaitable[Any]) -> Any:
+    """The awaitable's result, or the exception it raised (like ``gather(..., return_exceptions=True)``)."""
+    try:
+        return await aw
+    except Exception as exc:
+        return exc
 
 
 def connect_redis(url: str, max_connections: int = 64, wait_s: float = 10.0) -> Any:
