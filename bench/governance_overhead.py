@@ -3,7 +3,7 @@ limit), on the embedded defaults (SQLite, in-process counters) and on PostgreSQL
 
     .venv/bin/python bench/governance_overhead.py [--seconds 5] [--no-services]
 
-Uses bench/gateway_overhead.py's harness: `wayfare mock-upstream` and `wayfare serve` (one worker) as subprocesses,
+Same harness as bench/gateway_overhead.py: `wayfare mock-upstream` and `wayfare serve` (one worker) as subprocesses,
 pinned to different CPUs when possible; every prompt distinct. The limits are set high enough never to refuse, so
 every request pays the full check: key lookup (cached), budget reservation + settlement, rpm/tpm windows.
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +29,37 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).parent))
-from gateway_overhead import cpu_seconds, free_port, spawn
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn(args: list[str], health: str, cpu: int | None, cwd: str) -> subprocess.Popen[bytes]:
+    """``wayfare <args>`` pinned to ``cpu``, once ``health`` answers 200."""
+
+    def pin() -> None:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    proc = subprocess.Popen([sys.executable, "-m", "wayfare.cli", *args], preexec_fn=pin, cwd=cwd)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(health, timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{args[0]} did not start")
+        time.sleep(0.1)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 console = Console(width=160)
 MASTER = "mk-bench-" + uuid.uuid4().hex
