@@ -27,8 +27,6 @@ class CacheConfig(_Strict):
     ttl_s: float = Field(default=300.0, gt=0)
     max_entries: int = Field(default=10_000, gt=0)
     """In-process LRU size (ignored with Redis, which evicts by TTL)."""
-    streaming: bool = False
-    """Serve streaming requests from cached responses too (replayed as one chunk); streams are never stored."""
     force: bool = False
     """Cache even when temperature > 0 (a missing temperature counts as OpenAI's default, 1)."""
 

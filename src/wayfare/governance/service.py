@@ -307,7 +307,7 @@ class Governance:
         cfg = self.config.cache
         if requested not in cfg.routes:
             return None
-        if body.get("stream") and not cfg.streaming:
+        if body.get("stream"):  # streams are neither served from nor stored in the cache
             return None
         temperature = body.get("temperature")
         if not cfg.force and (temperature is None or not isinstance(temperature, int | float) or temperature > 0):
