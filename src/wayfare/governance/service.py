@@ -302,8 +302,8 @@ class Governance:
 
     # ------------------------------------------------------------------ response cache
     def cache_key_for(self, requested: str, endpoint: str, body: Mapping[str, Any]) -> str | None:
-        """The cache key of a request, or None when it must not be cached (route not opted in, streaming unless
-        configured, temperature > 0 (default 1) unless forced)."""
+        """The cache key of a request, or None when it must not be cached (route not opted in, streaming,
+        temperature > 0 (default 1) unless forced)."""
         cfg = self.config.cache
         if requested not in cfg.routes:
             return None
