@@ -1,18 +1,24 @@
-"""Gateway overhead: direct-to-mock vs through Wayfare, concurrency 1 and 32, one worker, routing off and on.
+"""Gateway overhead: direct-to-mock vs through Wayfare (and LiteLLM's proxy), concurrency 1 and 32, one worker.
 
-    .venv/bin/python bench/gateway_overhead.py [--seconds 5] [--router random] [--log sqlite|none]
+    .venv/bin/python bench/gateway_overhead.py [--seconds 5] [--router default] [--log sqlite|none]
+        [--vs-litellm [--litellm-venv DIR] [--litellm-version 1.108.7]] [--markdown FILE]
 
-Starts `wayfare mock-upstream` and `wayfare serve` (one worker) as subprocesses on 127.0.0.1, pinned to different
-CPUs when the machine has two or more, and drives them with a minimal keep-alive HTTP/1.1 load generator (every
-prompt distinct). Reports req/s, p50/p99 latency and the latency added over direct, and the gateway's CPU ms per
-request (from /proc utime+stime).
+Starts `wayfare mock-upstream` and `wayfare serve` (one worker) as subprocesses on 127.0.0.1, the gateway pinned to
+CPU 0 and the mock to CPU 1 when the machine has two or more, and drives them with a minimal keep-alive HTTP/1.1
+load generator (uvloop; every prompt distinct, so no cache helps). Phases: direct to the mock, through Wayfare with
+routing off (a model name) and on (route `auto` scored by `--router`, the shipped learned `default` unless told).
+With `--vs-litellm`, LiteLLM's proxy (installed into its own venv on first use, pinned version) is measured in the
+same run on the same CPU with the same mock and load. Reports req/s, p50/p99 latency, the latency added over
+direct, the proxy's CPU ms per request (from /proc utime+stime of its process tree) and the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -24,10 +30,16 @@ from pathlib import Path
 import httpx
 import numpy as np
 import orjson
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
-console = Console(width=160)
+console = Console(width=170)
+LITELLM_VERSION = "1.108.7"
+SERVER_EXTRAS = ("uvloop", "httptools")
+"""Installed beside LiteLLM so its uvicorn runs on the same event loop and HTTP parser as Wayfare's (its best case)."""
+KEY = "sk-bench-" + os.urandom(16).hex()
+"""Sent by the load generator to every target; LiteLLM's proxy refuses to start without a master key."""
 
 
 def free_port() -> int:
@@ -36,13 +48,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def spawn(args: list[str], health: str, cpu: int | None, cwd: str) -> subprocess.Popen[bytes]:
+def spawn(
+    cmd: list[str], health: str, cpu: int | None, cwd: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     def pin() -> None:
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
 
-    proc = subprocess.Popen([sys.executable, "-m", "wayfare.cli", *args], preexec_fn=pin, cwd=cwd)
-    deadline = time.monotonic() + 120
+    proc = subprocess.Popen(cmd, preexec_fn=pin, cwd=cwd, env=env)
+    deadline = time.monotonic() + 180
     while True:
         try:
             if httpx.get(health, timeout=1).status_code == 200:
@@ -50,16 +64,55 @@ def spawn(args: list[str], health: str, cpu: int | None, cwd: str) -> subprocess
         except httpx.TransportError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{args[0]} did not start")
-        time.sleep(0.1)
+            proc.kill()
+            raise RuntimeError(f"{' '.join(cmd[:3])} did not start")
+        time.sleep(0.2)
+
+
+def wayfare(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "wayfare.cli", *args]
+
+
+def stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (LiteLLM may fork)."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-async def _one_conn(host: str, port: int, path: str, model: str, stop_at: float, lat: list[float], tag: int) -> None:
+async def _one_conn(host: str, port: int, model: str, stop_at: float, lat: list[float], tag: int) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     i = 0
     try:
@@ -68,8 +121,8 @@ async def _one_conn(host: str, port: int, path: str, model: str, stop_at: float,
             body = orjson.dumps(
                 {"model": model, "messages": [{"role": "user", "content": f"prompt {tag}-{i} {time.time_ns()}"}]}
             )
-            req = (f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
-                   f"content-length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
+            req = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+                   f"authorization: Bearer {KEY}\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
             t0 = time.perf_counter()
             writer.write(req)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -77,10 +130,10 @@ async def _one_conn(host: str, port: int, path: str, model: str, stop_at: float,
             for line in head.split(b"\r\n"):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
-            await reader.readexactly(length)
+            payload = await reader.readexactly(length)
             lat.append(time.perf_counter() - t0)
             if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"non-200 answer: {head[:40]!r}")
+                raise RuntimeError(f"non-200 answer: {head[:40]!r} {payload[:200]!r}")
     finally:
         writer.close()
 
@@ -93,35 +146,100 @@ class Result:
     p50_ms: float
     p99_ms: float
     cpu_ms: float | None
+    load: float
 
 
-def run_phase(name: str, port: int, model: str, conc: int, seconds: float, pid: int | None) -> Result:
+def run_phase(
+    name: str, port: int, model: str, conc: int, seconds: float, pid: int | None, warmup: float = 1.0
+) -> Result:
     async def go(duration: float) -> list[float]:
         lat: list[float] = []
         stop_at = time.perf_counter() + duration
-        await asyncio.gather(
-            *(_one_conn("127.0.0.1", port, "/v1/chat/completions", model, stop_at, lat, c) for c in range(conc))
-        )
+        await asyncio.gather(*(_one_conn("127.0.0.1", port, model, stop_at, lat, c) for c in range(conc)))
         return lat
 
-    asyncio.run(go(min(1.0, seconds / 4)))  # warm-up
+    uvloop.run(go(min(warmup, seconds / 2)))  # warm-up (LiteLLM imports modules lazily on its first requests)
     cpu0 = cpu_seconds(pid) if pid else 0.0
     t0 = time.perf_counter()
-    lat = asyncio.run(go(seconds))
+    lat = uvloop.run(go(seconds))
     wall = time.perf_counter() - t0
     cpu = (cpu_seconds(pid) - cpu0) * 1000 / len(lat) if pid else None
     arr = np.array(lat) * 1000
-    return Result(name, conc, len(lat) / wall, float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), cpu)
+    r = Result(
+        name, conc, len(lat) / wall, float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), cpu,
+        os.getloadavg()[0],
+    )  # fmt: skip
+    console.print(f"  {name:<36} c={conc:<3} {r.rps:>8,.0f} req/s  p50 {r.p50_ms:.3f} ms  load {r.load:.1f}")
+    return r
+
+
+def ensure_litellm(venv: Path, version: str) -> Path:
+    """LiteLLM's proxy in its own venv (never in Wayfare's): installed on first use, pinned."""
+    exe = venv / "bin" / "litellm"
+    pip = venv / "bin" / "pip"
+    if exe.exists():
+        out = subprocess.run([str(pip), "show", "litellm"], capture_output=True, text=True).stdout
+        if f"Version: {version}" in out and (venv / "bin" / "uvicorn").exists():
+            return exe
+    with console.status(f"installing litellm[proxy]=={version} into {venv} (one time)"):
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [str(pip), "install", "-q", f"litellm[proxy]=={version}", *SERVER_EXTRAS],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return exe
+
+
+def litellm_config(tmp: str, mock_port: int) -> Path:
+    path = Path(tmp, "litellm.yaml")
+    path.write_text(
+        "model_list:\n"
+        "  - model_name: mock-weak\n"
+        "    litellm_params:\n"
+        "      model: openai/mock-weak\n"
+        f"      api_base: http://127.0.0.1:{mock_port}/v1\n"
+        "      api_key: sk-unused\n"
+        "litellm_settings:\n"
+        "  telemetry: false\n"
+    )
+    return path
+
+
+def check_route(gw_port: int, router: str) -> None:
+    """Routing-on numbers only count if the route's router really loaded (else its strong model answers)."""
+    routes = httpx.get(f"http://127.0.0.1:{gw_port}/ready", timeout=5).json().get("routes", {})
+    if routes.get("auto") != "ok":
+        raise SystemExit(f"error: router {router!r} did not load, so routing-on would not route: {routes.get('auto')}")
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.node()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0, help="measured seconds per phase")
-    ap.add_argument("--router", default="random", help="router of route `auto` for the routing-on phases")
+    ap.add_argument("--router", default="default", help="router of route `auto` for the routing-on phases")
     ap.add_argument("--log", choices=["sqlite", "none"], default="sqlite", help="request log of the gateway")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--vs-litellm", action="store_true", help="also measure LiteLLM's proxy in the same run")
+    ap.add_argument("--litellm-venv", type=Path, default=Path(tempfile.gettempdir()) / "wayfare-bench-litellm")
+    ap.add_argument("--litellm-version", default=LITELLM_VERSION)
+    ap.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
     args = ap.parse_args()
     ncpu = len(os.sched_getaffinity(0))
     gw_cpu, mock_cpu = (0, 1) if ncpu >= 2 else (None, None)
+    litellm_exe = ensure_litellm(args.litellm_venv, args.litellm_version) if args.vs_litellm else None
+    started = dt.datetime.now(dt.UTC)
+    results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         mock_port, gw_port = free_port(), free_port()
         db = "none" if args.log == "none" else f"sqlite:///{tmp}/bench.db"
@@ -133,34 +251,74 @@ def main() -> None:
             f"routes:\n  - {{name: auto, router: {args.router}, strong: mock-strong, weak: mock-weak}}\n"
             f"database_url: '{db}'\n"
         )
-        mock = spawn(["mock-upstream", "--port", str(mock_port)], f"http://127.0.0.1:{mock_port}/health", mock_cpu, tmp)
-        gw = None
+        mock = spawn(wayfare(["mock-upstream", "--port", str(mock_port)]), f"http://127.0.0.1:{mock_port}/health",
+                     mock_cpu, tmp)  # fmt: skip
+        proxy = None
         try:
-            gw = spawn(["serve", "--config", f"{tmp}/wayfare.yaml", "--port", str(gw_port)],
-                       f"http://127.0.0.1:{gw_port}/ready", gw_cpu, tmp)  # fmt: skip
-            results = []
-            for conc in (1, 32):
+            proxy = spawn(wayfare(["serve", "--config", f"{tmp}/wayfare.yaml", "--port", str(gw_port)]),
+                          f"http://127.0.0.1:{gw_port}/ready", gw_cpu, tmp)  # fmt: skip
+            check_route(gw_port, args.router)
+            for conc in args.concurrency:
                 results.append(run_phase("direct to mock", mock_port, "mock-weak", conc, args.seconds, None))
-                results.append(run_phase("wayfare, routing off", gw_port, "mock-weak", conc, args.seconds, gw.pid))
+                results.append(run_phase("wayfare, routing off", gw_port, "mock-weak", conc, args.seconds, proxy.pid))
                 results.append(
-                    run_phase(f"wayfare, routing on ({args.router})", gw_port, "auto", conc, args.seconds, gw.pid)
+                    run_phase(f"wayfare, routing on ({args.router})", gw_port, "auto", conc, args.seconds, proxy.pid)
                 )
+            stop(proxy)
+            if litellm_exe is not None:
+                port = free_port()
+                env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+                env["LITELLM_MASTER_KEY"] = KEY
+                env.pop("DATABASE_URL", None)
+                cmd = [str(litellm_exe), "--config", str(litellm_config(tmp, mock_port)), "--host",
+                       "127.0.0.1", "--port", str(port), "--num_workers", "1", "--telemetry", "False"]  # fmt: skip
+                with console.status("starting LiteLLM's proxy"):
+                    proxy = spawn(cmd, f"http://127.0.0.1:{port}/health/liveliness", gw_cpu, tmp, env)
+                for conc in args.concurrency:
+                    name = f"litellm {args.litellm_version}"
+                    results.append(run_phase(name, port, "mock-weak", conc, args.seconds, proxy.pid, warmup=3.0))
         finally:
-            for p in (gw, mock):
-                if p is not None:
-                    p.terminate()
-                    p.wait(timeout=30)
+            stop(proxy)
+            stop(mock)
+    render(results, args, ncpu, gw_cpu, mock_cpu, started)
+
+
+def render(
+    results: list[Result], args: argparse.Namespace, ncpu: int, gw_cpu: int | None, mock_cpu: int | None,
+    started: dt.datetime,
+) -> None:  # fmt: skip
     direct = {r.concurrency: r for r in results if r.name == "direct to mock"}
-    title = f"Gateway overhead ({ncpu} CPUs visible; gateway pinned to CPU {gw_cpu}, mock to CPU {mock_cpu}; "
-    table = Table(title=title + f"log={args.log}; {args.seconds:g} s per phase; load avg {os.getloadavg()[0]:.1f})")
-    for col in ("setup", "conc", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "gateway CPU ms/req"):
-        table.add_column(col, justify="right" if col != "setup" else "left")
+    litellm = {r.concurrency: r for r in results if r.name.startswith("litellm")}
+    cols = ["setup", "conc", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "CPU ms/req", "load"]
+    if litellm:
+        cols.append("× LiteLLM req/s")
+    rows = []
     for r in results:
         d = direct[r.concurrency]
         added = (f"{r.p50_ms - d.p50_ms:.3f}", f"{r.p99_ms - d.p99_ms:.3f}") if r is not d else ("", "")
-        table.add_row(r.name, str(r.concurrency), f"{r.rps:,.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", *added,
-                      f"{r.cpu_ms:.3f}" if r.cpu_ms is not None else "")  # fmt: skip
+        row = [r.name, str(r.concurrency), f"{r.rps:,.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", *added,
+               f"{r.cpu_ms:.3f}" if r.cpu_ms is not None else "", f"{r.load:.1f}"]  # fmt: skip
+        if litellm:
+            ll = litellm.get(r.concurrency)
+            row.append(f"{r.rps / ll.rps:.1f}×" if ll is not None and r.name.startswith("wayfare") else "")
+        rows.append(row)
+    title = (
+        f"Gateway overhead, {started:%Y-%m-%d %H:%M} UTC ({ncpu} CPUs visible; proxy pinned to CPU {gw_cpu}, "
+        f"mock to CPU {mock_cpu}; log={args.log}; {args.seconds:g} s per phase; load = 1-min load average)"
+    )
+    table = Table(title=title)
+    for col in cols:
+        table.add_column(col, justify="left" if col == "setup" else "right")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+    if args.markdown:
+        cmd = "python bench/gateway_overhead.py " + " ".join(sys.argv[1:])
+        lines = [f"{title}", "", f"Machine: {machine()}", "", f"Command: `{cmd}`", ""]
+        lines += ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        args.markdown.write_text("\n".join(lines) + "\n")
+        console.print(f"written to {args.markdown}")
 
 
 if __name__ == "__main__":
