@@ -49,18 +49,24 @@ def prompt_of_tokens(tok: BudgetTokenizer, corpus: list[str], tokens: int) -> st
     return text
 
 
-def load_seconds(name: str, threads: int) -> float:
+def load_seconds(name: str, threads: int) -> tuple[float, float]:
+    """Import + load in a fresh process (median of 3): wall seconds and CPU seconds of that process."""
     code = (
-        "import time; t = time.perf_counter()\n"
+        "import time; t = time.perf_counter(); c = time.process_time()\n"
         "from wayfare.embed import load_embedder\n"
         f"e = load_embedder({name!r}, threads={threads}, auto_install=False)\n"
-        "print(time.perf_counter() - t)"
+        "print(time.perf_counter() - t, time.process_time() - c)"
     )
     runs = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        tuple(
+            map(
+                float,
+                subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(),
+            )
+        )
         for _ in range(3)
     ]
-    return float(np.median(runs))
+    return float(np.median([r[0] for r in runs])), float(np.median([r[1] for r in runs]))
 
 
 def latencies(emb: Embedder, text: str, repeats: int) -> tuple[float, float, float]:
@@ -107,7 +113,8 @@ def main() -> None:
                 progress.advance(task)
                 continue
             tok = BudgetTokenizer(_tokenizer_file(name), 10_000)
-            row = {"model": name, "load": f"{load_seconds(name, args.threads):.2f}"}
+            load_wall, load_cpu = load_seconds(name, args.threads)
+            row = {"model": name, "load": f"{load_wall:.2f} ({load_cpu:.2f})"}
             for length in (*LENGTHS, LONG):
                 progress.update(task, description=f"{name}: single prompt, {length} tokens")
                 p50, p99, cpu50 = latencies(emb, prompt_of_tokens(tok, prompts[:200], length), args.repeats)

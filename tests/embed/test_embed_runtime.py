@@ -100,3 +100,10 @@ def test_optional_models_when_built(name: str, embedder: Embedder) -> None:
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
     assert float(vecs[0] @ vecs[1]) > float(vecs[0] @ vecs[2])
     np.testing.assert_allclose(np.concatenate([other.embed([t]) for t in texts]), vecs, atol=1e-5)
+
+
+def test_workers_do_not_change_vectors(embedder: Embedder, mmlu_prompts: list[str], default_dir: Path) -> None:
+    parallel = load_embedder("default", threads=1, workers=2, auto_install=False)
+    np.testing.assert_array_equal(parallel.embed(mmlu_prompts[:10]), embedder.embed(mmlu_prompts[:10]))
+    with pytest.raises(ValueError, match="workers"):
+        load_embedder("default", workers=0, auto_install=False)

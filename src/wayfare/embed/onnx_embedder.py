@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +53,13 @@ class OnnxEmbedder:
         max_tokens: int = 128,
         threads: int | None = None,
         batch_size: int = 32,
+        workers: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
         self._name = name
         self._dim = dim
         self.max_tokens = max_tokens
@@ -96,7 +101,16 @@ class OnnxEmbedder:
         ids = self.tokenizer.encode(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch: little padding
         out = np.empty((len(ids), self._dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        chunks = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+
+        def fill(idx: list[int]) -> None:
             out[idx] = self._run([ids[i] for i in idx])
+
+        if self.workers > 1 and len(chunks) > 1:
+            # onnxruntime releases the GIL in run(): one session, several concurrent calls, one core each.
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                list(pool.map(fill, chunks))
+        else:
+            for idx in chunks:
+                fill(idx)
         return normalize(out)
