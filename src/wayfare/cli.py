@@ -10,6 +10,7 @@ from wayfare.embed.cli import models_app
 from wayfare.eval.commands import demo_command, eval_command
 from wayfare.gateway.cli import mock_upstream_command, serve_command
 from wayfare.governance.cli import keys_app, spend_command
+from wayfare.routers.commands import calibrate_command, score_command, train_command
 from wayfare.store.cli import store_app
 from wayfare.traffic.cli import share_command
 
@@ -31,6 +32,9 @@ app.command("demo")(demo_command)
 app.command("serve")(serve_command)
 app.command("mock-upstream")(mock_upstream_command)
 app.command("share")(share_command)
+app.command("train")(train_command)
+app.command("calibrate")(calibrate_command)
+app.command("score")(score_command)
 
 
 def _version(value: bool) -> None:
