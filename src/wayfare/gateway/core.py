@@ -230,10 +230,12 @@ class Gateway:
                 raise
             finally:
                 cost, counterfactual = ctx.costs(used, tokens)
+                # a stream that failed after it opened: the attempt that opened it counts too
+                tried = attempts if status < 400 else [*attempts, Attempt(used, error_class, None)]
                 ctx.log(
                     status=status,
                     model=used,
-                    attempts=attempts,
+                    attempts=tried,
                     tokens=tokens,
                     cost=cost,
                     counterfactual=counterfactual,

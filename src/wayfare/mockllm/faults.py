@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -22,10 +23,13 @@ FAULT_KINDS: tuple[str, ...] = (
 @dataclass
 class FaultPlan:
     """Per-model fault queues. ``add(model, kind, times)`` injects ``kind`` on the next ``times`` requests for
-    ``model`` (``times=-1``: on every request until cleared). ``model="*"`` matches any model. Thread-safe."""
+    ``model`` (``times=-1``: on every request until cleared). ``model="*"`` matches any model. Thread-safe.
+    ``set_rate(model, rate, kinds, seed)`` injects a kind drawn uniformly from ``kinds`` on a random ``rate`` share of
+    the requests that no queued fault claimed (seeded, so a run is reproducible)."""
 
     _queues: dict[str, deque[str]] = field(default_factory=dict)
     _always: dict[str, str] = field(default_factory=dict)
+    _rates: dict[str, tuple[float, tuple[str, ...], random.Random]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, model: str, kind: str, times: int = 1) -> None:
@@ -39,18 +43,31 @@ class FaultPlan:
             else:
                 self._queues.setdefault(model, deque()).extend([kind] * times)
 
+    def set_rate(
+        self, model: str, rate: float, kinds: tuple[str, ...] | list[str] = FAULT_KINDS, seed: int = 0
+    ) -> None:
+        unknown = [k for k in kinds if k not in FAULT_KINDS]
+        if unknown or not kinds:
+            raise ValueError(f"unknown fault kinds {unknown}; expected some of {', '.join(FAULT_KINDS)}")
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be in [0, 1], got {rate}")
+        with self._lock:
+            self._rates[model] = (rate, tuple(kinds), random.Random(seed))
+
     def clear(self, model: str | None = None) -> None:
         with self._lock:
             if model is None:
                 self._queues.clear()
                 self._always.clear()
+                self._rates.clear()
             else:
                 self._queues.pop(model, None)
                 self._always.pop(model, None)
+                self._rates.pop(model, None)
 
     def take(self, model: str) -> str | None:
         """The fault to inject for this request to ``model`` (consuming one queued fault), or None."""
-        if not self._queues and not self._always:
+        if not self._queues and not self._always and not self._rates:
             return None
         with self._lock:
             for key in (model, "*"):
@@ -59,4 +76,8 @@ class FaultPlan:
                     return queue.popleft()
                 if key in self._always:
                     return self._always[key]
+            for key in (model, "*"):
+                if key in self._rates:
+                    rate, kinds, rng = self._rates[key]
+                    return rng.choice(kinds) if rng.random() < rate else None
         return None

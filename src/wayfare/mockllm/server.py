@@ -1,8 +1,9 @@
 """The mock upstream as a raw ASGI app (no framework: it must be much faster than what it benchmarks).
 
 Endpoints: ``POST /v1/chat/completions`` (and streaming), ``/v1/completions``, ``/v1/embeddings``, ``/v1/messages``
-(Anthropic), ``GET /v1/models``, ``/health``. Control: ``POST /_mock/faults`` ``{"model", "kind", "times"}``,
-``DELETE /_mock/faults``, ``GET /_mock/requests`` (the last bodies received, newest last). A request header
+(Anthropic), ``GET /v1/models``, ``/health``. Control: ``POST /_mock/faults`` ``{"model", "kind", "times"}`` or
+``{"model", "rate", "kinds", "seed"}`` (a random share of requests), ``DELETE /_mock/faults``, ``GET /_mock/requests``
+(the last bodies received with the fault injected, newest last). A request header
 ``x-mock-fault: <kind>`` injects a fault on that request only; ``x-mock-latency-ms`` overrides the latency.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 import orjson
 
 from wayfare.mockllm import replies
-from wayfare.mockllm.faults import FaultPlan
+from wayfare.mockllm.faults import FAULT_KINDS, FaultPlan
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -97,11 +98,13 @@ class MockApp:
             await _send_json(send, 400, _error(f"invalid JSON body: {exc}", "invalid_request_error"))
             return
         self.request_count += 1
-        self.requests.append({"path": path, "body": body, "headers": headers})
+        entry: JSON = {"path": path, "body": body, "headers": headers}
+        self.requests.append(entry)
         latency = float(headers.get("x-mock-latency-ms", self.latency_ms))
         if latency > 0:
             await asyncio.sleep(latency / 1000)
         fault = headers.get("x-mock-fault") or self.faults.take(str(body.get("model", "")))
+        entry["fault"] = fault
         anthropic = kind == "anthropic"
         if fault is not None and await self._fault(fault, bool(body.get("stream")), anthropic, send):
             return
@@ -127,7 +130,11 @@ class MockApp:
             return
         try:
             spec = orjson.loads(raw)
-            self.faults.add(str(spec.get("model", "*")), str(spec["kind"]), int(spec.get("times", 1)))
+            if "rate" in spec:
+                kinds = [str(k) for k in spec.get("kinds", FAULT_KINDS)]
+                self.faults.set_rate(str(spec.get("model", "*")), float(spec["rate"]), kinds, int(spec.get("seed", 0)))
+            else:
+                self.faults.add(str(spec.get("model", "*")), str(spec["kind"]), int(spec.get("times", 1)))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             await _send_json(send, 400, _error(f"bad fault spec: {exc}", "invalid_request_error"))
             return
