@@ -65,20 +65,59 @@ class ModelConfig(_Strict):
 
 
 class RouteConfig(_Strict):
-    """A routed model name: a router scores each prompt and picks ``strong`` or ``weak``."""
+    """A routed model name. Pair route: a router scores each prompt and picks ``strong`` or ``weak``. N-model route
+    (``models`` set): the router predicts each candidate's score and ``policy`` picks one."""
 
     name: str = Field(min_length=1)
     router: str = "default"
     """Router name for :func:`wayfare.routers.load_router`, or a baseline: ``random``, ``strong``, ``weak``."""
     strong: str
+    """Pair: the strong model. N-model: default ``models[0]``; it answers whenever the router cannot decide."""
     weak: str
+    """Pair: the weak model. N-model: default ``models[-1]``."""
     threshold: float = Field(default=0.5, ge=0, le=1)
     """Prompts whose score (P(strong needed)) is at least this go to ``strong``."""
+    models: list[str] = []
+    """N-model route: the candidate models (served names), at least two."""
+    router_models: dict[str, str] = {}
+    """N-model route: served name -> the router's name for that model (default: the same name)."""
+    policy: dict[str, float] = {}
+    """N-model route: ``{tolerance: t}`` (cheapest model predicted within t of the best) or ``{lam: l}`` (argmax of
+    predicted score - l x price, price = mean of input and output USD per 1M tokens)."""
     context: Literal["last_user", "all_user", "conversation"] = "last_user"
     pin_tools: str | None = None
     """Requests with ``tools`` always go to this model (skipping the router)."""
     pin_images: str | None = None
     session_affinity: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _n_model_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("models"), list) and data["models"]:
+            data = {"strong": data["models"][0], "weak": data["models"][-1], **data}
+        return data
+
+    @model_validator(mode="after")
+    def _n_model_route(self) -> RouteConfig:
+        if not self.models:
+            if self.policy or self.router_models:
+                raise ValueError("policy and router_models apply to N-model routes only (set models)")
+            return self
+        if len(self.models) < 2 or len(set(self.models)) != len(self.models):
+            raise ValueError("models must list at least two distinct models")
+        if len(self.policy) != 1 or next(iter(self.policy)) not in ("tolerance", "lam"):
+            raise ValueError("an N-model route needs policy: {tolerance: T} or {lam: L}")
+        if next(iter(self.policy.values())) < 0:
+            raise ValueError("policy value must be >= 0")
+        unknown = sorted(set(self.router_models) - set(self.models))
+        if unknown:
+            raise ValueError(f"router_models names models that are not candidates: {', '.join(unknown)}")
+        return self
+
+    @property
+    def candidates(self) -> list[str]:
+        """The models this route chooses among (pair: weak, strong)."""
+        return list(self.models) if self.models else [self.weak, self.strong]
 
 
 class RetryConfig(_Strict):
@@ -124,6 +163,9 @@ class GatewayConfig(_Strict):
             raise ValueError(f"route names must be unique and differ from model names: {', '.join(clash)}")
         known = set(names)
         for r in self.routes:
+            for target in r.models:
+                if target not in known:
+                    raise ValueError(f"route {r.name!r}: models: {target!r} is not a configured model")
             for field in ("strong", "weak", "pin_tools", "pin_images"):
                 target = getattr(r, field)
                 if target is not None and target not in known:

@@ -1,6 +1,8 @@
 """Routing on the request path: which model answers a request sent to a route.
 
-A route scores the prompt with a pair router (P(strong needed)) and compares it to a threshold. Requests with tools
+A pair route scores the prompt with a pair router (P(strong needed)) and compares it to a threshold; an N-model route
+asks the router for each candidate's predicted score and lets a policy of :mod:`wayfare.routers.policies` pick
+(``tolerance``: the cheapest within t of the best; ``lam``: argmax of score - lam x price). Requests with tools
 or images can be pinned to a model; a multi-turn conversation stays on the model its first routed turn used (keyed by
 the ``x-wayfare-session`` header, else by a hash of the conversation's opening: system prompt + first user turn).
 The decision never fails a request: on any router error the route's strong model answers and ``error`` says why.
@@ -16,7 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
 from wayfare.gateway.config import GatewayConfig, RouteConfig
+from wayfare.gateway.cost import Pricing
+from wayfare.routers.policies import TolerancePolicy, TradeoffPolicy
 
 _ROUTER_NAME = re.compile(r"^router-(?P<router>.+)-(?P<threshold>(?:0|1)?(?:\.\d+)?)$")
 
@@ -52,10 +58,7 @@ def load_scorer(name: str) -> Scorer:
         return HashScorer()
     from wayfare.routers import load_router
 
-    router = load_router(name)
-    if not getattr(router, "is_pair", True):
-        raise ValueError(f"router {name!r} is not a pair router (it has no strong/weak score)")
-    return router
+    return load_router(name)
 
 
 def _text(content: object) -> str:
@@ -103,38 +106,80 @@ class Decision:
 
 
 class RouteRuntime:
-    """One configured route with its loaded scorer (or the reason it could not be loaded)."""
+    """One configured route with its loaded scorer (or the reason it could not be loaded).
 
-    def __init__(self, config: RouteConfig, scorer: Scorer | None, load_error: str | None = None) -> None:
+    N-model routes also hold the policy, the router's column of each candidate and the candidates' prices."""
+
+    def __init__(
+        self, config: RouteConfig, scorer: Scorer | None, load_error: str | None = None, pricing: Pricing | None = None
+    ) -> None:
         self.config = config
         self.scorer = scorer
         self.load_error = load_error
-        self.candidates = [config.weak, config.strong]
+        self.candidates = config.candidates
+        self.policy: TolerancePolicy | TradeoffPolicy | None = None
+        self.columns: list[int] = []
+        self.prices: list[float] = []
+        if scorer is not None and load_error is None:
+            try:
+                self._check(scorer, pricing)
+            except ValueError as exc:
+                self.scorer = None
+                self.load_error = f"router {config.router!r} cannot serve route {config.name!r}: {exc}"
+
+    def _check(self, scorer: Scorer, pricing: Pricing | None) -> None:
+        cfg = self.config
+        if not cfg.models:
+            if not getattr(scorer, "is_pair", True):
+                raise ValueError("it is not a pair router (it has no strong/weak score); list the route's models")
+            return
+        known = list(getattr(scorer, "models_", []) or [])
+        if not known or not hasattr(scorer, "predict"):
+            raise ValueError("an N-model route needs a router that predicts per-model scores")
+        names = [cfg.router_models.get(m, m) for m in cfg.models]
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ValueError(f"it does not know {', '.join(missing)} (it knows: {', '.join(known)}); set router_models")
+        self.columns = [known.index(n) for n in names]
+        if pricing is None:
+            raise ValueError("an N-model route needs the models' prices")
+        unpriced = [m for m in cfg.models if pricing.prices.get(m) is None]
+        if unpriced:
+            raise ValueError(f"no price for {', '.join(unpriced)} (set input_price/output_price)")
+        self.prices = [sum(p) / 2 for m in cfg.models if (p := pricing.prices.get(m)) is not None]
+        kind, value = next(iter(cfg.policy.items()))
+        self.policy = TolerancePolicy(value) if kind == "tolerance" else TradeoffPolicy(value)
 
 
 class Router:
     """All routes of a config, the session-affinity cache, and the decision for one request."""
 
-    def __init__(self, config: GatewayConfig, scorers: Mapping[str, Scorer | BaseException]) -> None:
+    def __init__(
+        self, config: GatewayConfig, scorers: Mapping[str, Scorer | BaseException], pricing: Pricing | None = None
+    ) -> None:
         self.routes: dict[str, RouteRuntime] = {}
+        if pricing is None and any(r.models for r in config.routes):
+            from wayfare.data.prices import PriceTable
+
+            pricing = Pricing(config, PriceTable.from_file(config.price_table) if config.price_table else None)
         for r in config.routes:
             s = scorers.get(r.router)
             if isinstance(s, BaseException) or s is None:
                 self.routes[r.name] = RouteRuntime(r, None, f"router {r.router!r} unavailable: {s}")
             else:
-                self.routes[r.name] = RouteRuntime(r, s)
+                self.routes[r.name] = RouteRuntime(r, s, pricing=pricing)
         self.sessions: OrderedDict[str, str] = OrderedDict()
         self.max_sessions = config.session_cache_size
 
     @classmethod
-    def from_config(cls, config: GatewayConfig) -> Router:
+    def from_config(cls, config: GatewayConfig, pricing: Pricing | None = None) -> Router:
         scorers: dict[str, Scorer | BaseException] = {}
         for name in {r.router for r in config.routes}:
             try:
                 scorers[name] = load_scorer(name)
             except Exception as exc:
                 scorers[name] = exc
-        return cls(config, scorers)
+        return cls(config, scorers, pricing)
 
     def resolve(self, model: str) -> tuple[RouteRuntime, float] | None:
         """The route (and threshold) for a requested model name: a route name or ``router-<router>-<threshold>``."""
@@ -148,7 +193,7 @@ class Router:
         if not 0.0 <= threshold <= 1.0:
             return None
         for rt in self.routes.values():
-            if rt.config.router == m.group("router"):
+            if rt.config.router == m.group("router") and not rt.config.models:
                 return rt, threshold
         return None
 
@@ -161,7 +206,8 @@ class Router:
         cfg = rt.config
         messages = body.get("messages")
         messages = messages if isinstance(messages, list) else []
-        decision = Decision(route=name, model=cfg.strong, candidates=rt.candidates, threshold=threshold)
+        threshold_or_none = None if cfg.models else threshold
+        decision = Decision(route=name, model=cfg.strong, candidates=rt.candidates, threshold=threshold_or_none)
         if cfg.pin_tools is not None and body.get("tools"):
             decision.model, decision.reason = cfg.pin_tools, "pinned_tools"
             return decision
@@ -189,7 +235,12 @@ class Router:
             return
         t0 = time.perf_counter()
         try:
-            score = float(rt.scorer.score([prompt_text(messages, rt.config.context)])[0])
+            text = prompt_text(messages, rt.config.context)
+            if rt.policy is not None:
+                model, score, knob = self._choose(rt, text)
+            else:
+                score = float(rt.scorer.score([text])[0])
+                model, knob = (rt.config.strong if score >= threshold else rt.config.weak), threshold
             if score != score:  # NaN
                 raise ValueError("router returned NaN")
         except Exception as exc:
@@ -197,8 +248,15 @@ class Router:
             decision.reason, decision.error = "router_error", f"{type(exc).__name__}: {exc}"
             return
         decision.decision_ms = (time.perf_counter() - t0) * 1000
-        decision.score = score
-        decision.model = rt.config.strong if score >= threshold else rt.config.weak
+        decision.score, decision.threshold, decision.model = score, knob, model
+
+    @staticmethod
+    def _choose(rt: RouteRuntime, text: str) -> tuple[str, float, float]:
+        """N-model route: (chosen model, its predicted score, the policy's tolerance or lam)."""
+        assert rt.policy is not None
+        predictions = np.asarray(getattr(rt.scorer, "predict")([text]), dtype=np.float64)[:, rt.columns]  # noqa: B009
+        j = int(rt.policy.choose_batch(predictions, rt.candidates, rt.prices)[0])
+        return rt.candidates[j], float(predictions[0, j]), float(next(iter(rt.config.policy.values())))
 
     @staticmethod
     def _session_key(name: str, threshold: float, messages: list[Any], session: str | None) -> str | None:
