@@ -21,6 +21,7 @@ from wayfare.governance.admin import admin_routes
 from wayfare.governance.errors import GovernanceError
 from wayfare.observability.metrics import CONTENT_TYPE
 from wayfare.traffic.feedback import feedback_endpoint
+from wayfare.ui.app import ui_routes
 
 _JSON = "application/json"
 
@@ -102,6 +103,7 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Mount("/admin", routes=admin_routes(gw.gov)),
+        Mount("/ui", routes=ui_routes(gw)),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error, 500: http_error})
     app.state.gateway = gw

@@ -130,12 +130,16 @@ class LiveView:
             for name, a in sorted(acc.items())
         }  # fmt: skip
 
-    def scores(self, route: str) -> list[float]:
-        """Router scores of the kept decisions on ``route`` that the router decided (for the what-if)."""
+    def scored(self, route: str) -> list[tuple[float, int, int]]:
+        """(score, input tokens, output tokens) of the kept requests on ``route`` that the router decided and that
+        succeeded (for the what-if)."""
         with self._lock:
             recs = list(self.decisions)
         return [
-            r.score
+            (r.score, r.input_tokens, r.output_tokens)
             for r in recs
-            if r.score is not None and route_label(r.route) == route and r.metadata.get("reason") == "router"
+            if r.score is not None
+            and r.status < 400
+            and route_label(r.route) == route
+            and r.metadata.get("reason") == "router"
         ]
