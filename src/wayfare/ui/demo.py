@@ -10,6 +10,7 @@ import orjson
 
 from wayfare.data import load_benchmark
 from wayfare.eval.curves import oracle_scores, pair_curve
+from wayfare.eval.metrics import apgr, cpt
 from wayfare.gateway.routing import HashScorer
 from wayfare.traffic.share import wilson
 
@@ -25,8 +26,8 @@ def write_demo_eval(folder: str | Path) -> Path:
     routers = []
     for name, scores in (("random", HashScorer().score(table.prompts)), ("oracle", oracle_scores(weak, strong))):
         c = pair_curve(scores, weak, strong)
-        routers.append({"name": name, "curve": {"strong_share": c.share.tolist(), "quality": c.quality.tolist(),
-                                                 "cost_per_request": None}, "error": None})  # fmt: skip
+        curve = {"strong_share": c.share.tolist(), "quality": c.quality.tolist(), "cost_per_request": None}
+        routers.append({"name": name, "curve": curve, "apgr": apgr(c), "cpt50": cpt(c, 0.5), "error": None})
     lo, hi = wilson(routable, n)
     data = {
         "measured_on": f"{n} GSM8K prompts answered by {table.strong} (strong) and {table.weak} (weak), "
