@@ -375,20 +375,41 @@ def main() -> None:
         for setup in ("fallback", "no-fallback"):
             for stream in (False, True):
                 result = run_chaos(
-                    stack, setup=setup, stream=stream, requests=args.requests, rate=args.rate,
-                    concurrency=args.concurrency, seed=args.seed, progress=progress,
-                )  # fmt: skip
+                    stack,
+                    setup=setup,
+                    stream=stream,
+                    requests=args.requests,
+                    rate=args.rate,
+                    concurrency=args.concurrency,
+                    seed=args.seed,
+                    progress=progress,
+                )
                 results.append(result)
     table = Table(title=f"chaos: {args.requests} requests per row, {args.rate:.0%} of attempts faulted")
-    for col in ("set-up", "mode", "req/s", "ok", "client-visible failures", "mid-stream error events", "faults",
-                "attempts logged / seen", "contract violations"):  # fmt: skip
+    for col in (
+        "set-up",
+        "mode",
+        "req/s",
+        "ok",
+        "client-visible failures",
+        "mid-stream error events",
+        "faults",
+        "attempts logged / seen",
+        "contract violations",
+    ):
         table.add_column(col)
     for r in results:
         table.add_row(
-            r.setup, "stream" if r.stream else "plain", f"{r.requests / r.seconds:.0f}", str(r.succeeded),
-            str(r.failed_visible), str(r.mid_stream_errors), str(sum(r.faults.values())),
-            f"{r.attempts_logged} / {r.attempts_seen}", str(len(r.problems)),
-        )  # fmt: skip
+            r.setup,
+            "stream" if r.stream else "plain",
+            f"{r.requests / r.seconds:.0f}",
+            str(r.succeeded),
+            str(r.failed_visible),
+            str(r.mid_stream_errors),
+            str(sum(r.faults.values())),
+            f"{r.attempts_logged} / {r.attempts_seen}",
+            str(len(r.problems)),
+        )
     console.print(table)
     for r in results:
         console.print(f"{r.setup} {'stream' if r.stream else 'plain'} faults: {dict(sorted(r.faults.items()))}")

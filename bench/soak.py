@@ -1,0 +1,477 @@
+"""Soak: a fixed request rate through a real `wayfare serve` for a long time, with routing, keys and logging on.
+
+    .venv/bin/python bench/soak.py [--minutes 10] [--rate 40] [--warmup-s 60] [--window-s 60] [--router default]
+        [--stream-share 0.2] [--latency-ms 10] [--json FILE]
+
+Starts `wayfare mock-upstream` and `wayfare serve` (one worker, SQLite request log, `WAYFARE_MASTER_KEY` set, a
+virtual key with a budget and an rpm limit that never refuse, route `auto` scored by the learned `default` router)
+as subprocesses on 127.0.0.1, then sends `--rate` requests per second, open loop (a request is sent on schedule
+whether or not earlier ones finished; latency is measured from the scheduled time, so a stall shows as latency),
+every prompt distinct, a share of them streaming. It samples the gateway's RSS every second.
+
+Reports: RSS after warm-up vs at the end (target: < 5% growth), p50/p99 per window (default one minute) and the
+worst window's p99 against the first window's (target: < 2x), errors, and after a graceful stop (SIGTERM) whether
+every answered request has its row in the request log and the database passes `PRAGMA integrity_check`.
+
+`GatewayProcess` and `MockProcess` are reused by tests/reliability (crash and SIGTERM tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import random
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+import numpy as np
+import orjson
+import psutil  # type: ignore[import-untyped]
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+WORDS = [
+    *[
+        "explain",
+        "prove",
+        "compute",
+        "translate",
+        "summarise",
+        "compare",
+        "list",
+        "why",
+        "how",
+        "what",
+        "integral",
+        "matrix",
+        "poem",
+        "contract",
+    ],
+    *[
+        "bug",
+        "python",
+        "history",
+        "physics",
+        "recipe",
+        "budget",
+        "kernel",
+        "theorem",
+        "probability",
+        "essay",
+        "market",
+        "climate",
+        "protein",
+    ],
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wayfare(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "wayfare.cli", *args]
+
+
+class _Process:
+    """A subprocess serving HTTP on 127.0.0.1:``port``; ``start()`` waits until ``health_path`` answers 200."""
+
+    health_path = "/health"
+
+    def __init__(self, cmd: list[str], port: int, cwd: Path, env: dict[str, str] | None = None) -> None:
+        self.cmd, self.port, self.cwd = cmd, port, cwd
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = cwd / f"proc-{port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    def start(self, timeout: float = 90.0) -> Self:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(self.url + self.health_path, timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError(f"{' '.join(self.cmd[2:5])} did not start: {self.output()[-2000:]}")
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after 30 s; the exit code (None if it was not running)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait()
+
+    def rss_bytes(self) -> int:
+        return int(psutil.Process(self.pid).memory_info().rss)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class MockProcess(_Process):
+    """`wayfare mock-upstream` as a subprocess."""
+
+    def __init__(self, cwd: Path, latency_ms: float = 0.0, chunk_delay_ms: float = 0.0) -> None:
+        port = free_port()
+        args = ["mock-upstream", "--port", str(port), "--latency-ms", str(latency_ms)]
+        super().__init__(_wayfare([*args, "--chunk-delay-ms", str(chunk_delay_ms)]), port, cwd)
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+
+class GatewayProcess(_Process):
+    """`wayfare serve --config <config_text>` as a subprocess (one worker); ready when ``/ready`` answers 200."""
+
+    health_path = "/ready"
+
+    def __init__(self, config_text: str, cwd: Path, env: dict[str, str] | None = None, port: int = 0) -> None:
+        self.config_path = cwd / "wayfare.yaml"
+        self.config_path.write_text(config_text)
+        port = port or free_port()
+        super().__init__(_wayfare(["serve", "--config", str(self.config_path), "--port", str(port)]), port, cwd, env)
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+
+def soak_config(mock_url: str, db_path: Path, router: str = "default") -> str:
+    return f"""
+models:
+  - {{name: strong, model: up-strong, base_url: {mock_url}, input_price: 10, output_price: 30, timeout: 10}}
+  - {{name: weak, model: up-weak, base_url: {mock_url}, input_price: 0.5, output_price: 1.5, timeout: 10}}
+routes:
+  - {{name: auto, router: {router}, strong: strong, weak: weak, threshold: 0.5}}
+fallbacks:
+  weak: [strong]
+database_url: sqlite:///{db_path}
+"""
+
+
+def create_key(gateway_url: str, master: str, **spec: Any) -> dict[str, Any]:
+    """``POST /admin/keys``; the answer (with the secret in ``key``)."""
+    resp = httpx.post(gateway_url + "/admin/keys", json=spec, headers={"authorization": f"Bearer {master}"})
+    resp.raise_for_status()
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+def integrity(db_path: Path) -> str:
+    with sqlite3.connect(db_path) as con:
+        return str(con.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def logged_ids(db_path: Path) -> set[str]:
+    with sqlite3.connect(db_path) as con:
+        return {r[0] for r in con.execute("SELECT request_id FROM request_log")}
+
+
+@dataclass
+class Sample:
+    scheduled: float  # seconds since the start
+    latency_ms: float
+    status: int
+    request_id: str | None
+    stream: bool
+
+
+@dataclass
+class SoakResult:
+    seconds: float
+    rate: float
+    samples: list[Sample]
+    rss: list[tuple[float, int]]  # (seconds since start, bytes)
+    warmup_s: float
+    window_s: float
+    windows: list[dict[str, float]] = field(default_factory=list)
+    rss_after_warmup_mb: float = 0.0
+    rss_end_mb: float = 0.0
+    rss_growth_pct: float = 0.0
+    p99_ratio_worst: float = 0.0
+    p99_ratio_last: float = 0.0
+    errors: int = 0
+    missing_log_rows: int = 0
+    integrity: str = ""
+    exit_code: int | None = None
+
+    def summarise(self) -> None:
+        lat = [(s.scheduled, s.latency_ms) for s in self.samples if s.status == 200]
+        n_windows = max(1, int(self.seconds // self.window_s))
+        for w in range(n_windows):
+            lo, hi = w * self.window_s, (w + 1) * self.window_s
+            vals = np.array([v for t, v in lat if lo <= t < hi])
+            if len(vals) == 0:
+                continue
+            self.windows.append(
+                {
+                    "start_s": lo,
+                    "requests": float(len(vals)),
+                    "p50_ms": float(np.percentile(vals, 50)),
+                    "p99_ms": float(np.percentile(vals, 99)),
+                }
+            )
+        if self.windows:
+            first = self.windows[0]["p99_ms"]
+            self.p99_ratio_worst = max(w["p99_ms"] for w in self.windows) / first
+            self.p99_ratio_last = self.windows[-1]["p99_ms"] / first
+        # RSS: median of the 10 s after warm-up vs median of the last 10 s (single samples are noisy)
+        after = [b for t, b in self.rss if self.warmup_s <= t < self.warmup_s + 10] or [self.rss[0][1]]
+        end = [b for t, b in self.rss if t >= self.rss[-1][0] - 10]
+        self.rss_after_warmup_mb = statistics.median(after) / 2**20
+        self.rss_end_mb = statistics.median(end) / 2**20
+        self.rss_growth_pct = 100 * (self.rss_end_mb - self.rss_after_warmup_mb) / self.rss_after_warmup_mb
+        self.errors = sum(s.status != 200 for s in self.samples)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 1),
+            "rate": self.rate,
+            "requests": len(self.samples),
+            "errors": self.errors,
+            "rss_after_warmup_mb": round(self.rss_after_warmup_mb, 1),
+            "rss_end_mb": round(self.rss_end_mb, 1),
+            "rss_growth_pct": round(self.rss_growth_pct, 2),
+            "p99_ratio_worst": round(self.p99_ratio_worst, 2),
+            "p99_ratio_last": round(self.p99_ratio_last, 2),
+            "windows": self.windows,
+            "missing_log_rows": self.missing_log_rows,
+            "integrity": self.integrity,
+            "exit_code": self.exit_code,
+        }
+
+
+async def _one(
+    client: httpx.AsyncClient, key: str, i: int, stream: bool, scheduled: float, t0: float, out: list[Sample]
+) -> None:
+    rng = random.Random(i)
+    prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 40))) + f" #{i}"
+    body = {"model": "auto", "messages": [{"role": "user", "content": prompt}], "stream": stream}
+    headers = {"authorization": f"Bearer {key}"}
+    status, rid = 0, None
+    try:
+        if stream:
+            async with client.stream("POST", "/chat/completions", json=body, headers=headers) as resp:
+                data = await resp.aread()
+                status, rid = resp.status_code, resp.headers.get("x-wayfare-request-id")
+                if status == 200 and not data.endswith(b"data: [DONE]\n\n"):
+                    status = 599  # a broken stream
+        else:
+            resp = await client.post("/chat/completions", json=body, headers=headers)
+            status, rid = resp.status_code, resp.headers.get("x-wayfare-request-id")
+    except httpx.HTTPError:
+        status = 0
+    out.append(Sample(scheduled - t0, (time.perf_counter() - scheduled) * 1000, status, rid, stream))
+
+
+async def drive(
+    gateway: GatewayProcess,
+    key: str,
+    *,
+    seconds: float,
+    rate: float,
+    stream_share: float,
+    warmup_s: float,
+    window_s: float,
+    progress: Progress | None = None,
+) -> SoakResult:
+    """Send ``rate`` req/s for ``seconds`` (open loop) and sample the gateway's RSS every second."""
+    samples: list[Sample] = []
+    rss: list[tuple[float, int]] = []
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=60, limits=limits) as client:
+        t0 = time.perf_counter()
+        tasks: set[asyncio.Task[None]] = set()
+        task_id = progress.add_task("soak", total=seconds) if progress is not None else None
+        next_rss = 0.0
+        i = 0
+        while True:
+            now = time.perf_counter() - t0
+            if now >= next_rss:
+                rss.append((now, gateway.rss_bytes()))
+                next_rss += 1.0
+                if progress is not None and task_id is not None:
+                    progress.update(task_id, completed=min(now, seconds))
+            scheduled_rel = i / rate
+            if scheduled_rel >= seconds:
+                break
+            if scheduled_rel > now:
+                await asyncio.sleep(min(scheduled_rel - now, max(0.0, next_rss - now)) or 0.0005)
+                continue
+            stream = random.Random(i * 7919).random() < stream_share
+            task = asyncio.create_task(_one(client, key, i, stream, t0 + scheduled_rel, t0, samples))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            i += 1
+        if tasks:
+            await asyncio.gather(*tasks)
+        rss.append((time.perf_counter() - t0, gateway.rss_bytes()))
+    result = SoakResult(seconds, rate, samples, rss, warmup_s, window_s)
+    result.summarise()
+    return result
+
+
+def run_soak(
+    *,
+    minutes: float,
+    rate: float,
+    warmup_s: float,
+    window_s: float,
+    stream_share: float = 0.2,
+    latency_ms: float = 10.0,
+    router: str = "default",
+    workdir: Path | None = None,
+    progress: Progress | None = None,
+) -> SoakResult:
+    with tempfile.TemporaryDirectory(prefix="wayfare-soak-") as tmp:
+        cwd = workdir or Path(tmp)
+        master = "sk-master-" + os.urandom(12).hex()
+        db = cwd / "soak.db"
+        with MockProcess(cwd, latency_ms=latency_ms) as mock:
+            gateway = GatewayProcess(soak_config(mock.base_url, db, router), cwd, env={"WAYFARE_MASTER_KEY": master})
+            gateway.start()
+            try:
+                key = create_key(
+                    gateway.url,
+                    master,
+                    max_budget_usd=1e6,
+                    budget_period="total",
+                    rpm=1_000_000,
+                    metadata={"team": "soak"},
+                )["key"]
+                result = asyncio.run(
+                    drive(
+                        gateway,
+                        key,
+                        seconds=minutes * 60,
+                        rate=rate,
+                        stream_share=stream_share,
+                        warmup_s=warmup_s,
+                        window_s=window_s,
+                        progress=progress,
+                    )
+                )
+            finally:
+                result_exit = gateway.stop()
+            result.exit_code = result_exit
+            answered = {s.request_id for s in result.samples if s.status == 200 and s.request_id}
+            result.missing_log_rows = len(answered - logged_ids(db))
+            result.integrity = integrity(db)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=40.0, help="requests per second (open loop)")
+    parser.add_argument("--warmup-s", type=float, default=60.0)
+    parser.add_argument("--window-s", type=float, default=60.0, help="latency window (the first one is the reference)")
+    parser.add_argument("--stream-share", type=float, default=0.2)
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="the mock upstream's latency")
+    parser.add_argument("--router", default="default")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    console = Console(width=150)
+    load_before = os.getloadavg()
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        r = run_soak(
+            minutes=args.minutes,
+            rate=args.rate,
+            warmup_s=args.warmup_s,
+            window_s=args.window_s,
+            stream_share=args.stream_share,
+            latency_ms=args.latency_ms,
+            router=args.router,
+            progress=progress,
+        )
+    table = Table(title=f"soak: {args.rate:g} req/s for {args.minutes:g} min, route auto ({args.router}), keys + log")
+    for col in ("window from", "requests", "p50 ms", "p99 ms", "p99 / first"):
+        table.add_column(col, justify="right")
+    for w in r.windows:
+        table.add_row(
+            f"{w['start_s']:.0f} s",
+            f"{w['requests']:.0f}",
+            f"{w['p50_ms']:.1f}",
+            f"{w['p99_ms']:.1f}",
+            f"{w['p99_ms'] / r.windows[0]['p99_ms']:.2f}",
+        )
+    console.print(table)
+    load_after = os.getloadavg()
+    verdict_rss = "ok" if r.rss_growth_pct < 5 else "ABOVE TARGET"
+    verdict_p99 = "ok" if r.p99_ratio_worst < 2 else "ABOVE TARGET"
+    console.print(
+        f"RSS after {args.warmup_s:g} s warm-up {r.rss_after_warmup_mb:.1f} MB, at the end {r.rss_end_mb:.1f} MB: "
+        f"{r.rss_growth_pct:+.2f}% ({verdict_rss}, target < 5%)\n"
+        f"p99 worst window / first: {r.p99_ratio_worst:.2f}x, last / first: {r.p99_ratio_last:.2f}x "
+        f"({verdict_p99}, target < 2x)\n"
+        f"requests {len(r.samples)}, errors {r.errors}, answered but missing from the log after SIGTERM: "
+        f"{r.missing_log_rows}, integrity_check: {r.integrity}, gateway exit code {r.exit_code}\n"
+        f"machine: {platform.machine()} {os.cpu_count()} CPUs, {platform.platform()}, Python "
+        f"{platform.python_version()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after; "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(r.row(), option=orjson.OPT_INDENT_2))
+    if r.errors or r.missing_log_rows or r.integrity != "ok":
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    main()
