@@ -5,8 +5,8 @@
   :mod:`wayfare.data`): RouteLLM MMLU and GSM8K (GPT-4-1106 vs Mixtral-8x7B) and the LLMRouter train split
   (llama-3.1-nemotron-51b vs llama-3.1-8b). Its columns are named ``weak`` / ``strong``: the gateway maps them to
   the configured pair.
-- ``default-n``: the same probe per model over LLMRouter's 9 models, trained on the train split only and measured
-  on the de-leaked test split.
+- ``default-n``: an item-response-theory router (prompt difficulty and discrimination × model ability) over
+  LLMRouter's 9 models, trained on the train split only and measured on the de-leaked test split.
 
 Metrics stored in each artifact are measured here: 5-fold out-of-fold APGR per source (pair), and test-split
 quality/cost numbers (N models).
@@ -31,7 +31,7 @@ from wayfare.routers.registry import DEFAULTS_DIR, make_router
 from wayfare.routers.training import embed_with_progress
 
 PAIR_ROUTER: dict[str, Any] = {"name": "logreg", "c": 1.0}
-N_ROUTER: dict[str, Any] = {"name": "logreg", "c": 1.0}
+N_ROUTER: dict[str, Any] = {"name": "irt", "dims": 8}
 LLMROUTER_PAIR = ("llama-3.1-nemotron-51b-instruct", "llama-3.1-8b-instruct")
 
 
@@ -103,7 +103,7 @@ def train_n(embedder: Embedder, out: Path) -> JSONDict:
     test = llm.subset(np.asarray(llm.meta["test_rows"], dtype=np.int64))
     x_train = embed_with_progress(embedder, train.prompts, label="embedding llmrouter train")
     x_test = embed_with_progress(embedder, test.prompts, label="embedding llmrouter test")
-    router = make_router(N_ROUTER["name"], embedder=embedder, c=N_ROUTER["c"])
+    router = make_router(N_ROUTER["name"], embedder=embedder, **{k: v for k, v in N_ROUTER.items() if k != "name"})
     router.fit_vectors(x_train, train)
     pred = router.predict_vectors(x_test)
     assert test.costs is not None
@@ -118,7 +118,7 @@ def train_n(embedder: Embedder, out: Path) -> JSONDict:
         "best_single_model": test.models[best],
         "best_single_mean_score": round(float(single_quality[best]), 4),
         "router_best_mean_score": round(float(hull.quality[-1]), 4),
-        "cost_share_to_match_best_single": None if np.isnan(reach) else round(reach / single_cost[best], 4),
+        "cost_share_to_match_best_single": None if np.isnan(reach) else round(float(reach / single_cost[best]), 4),
         "aiq": round(aiq(hull, float(single_cost.min()), float(single_cost.max())), 4),
     }
     router.training_["sources"] = {"llmrouter-train": "LLMRouter train split (no GPQA), 9 models"}

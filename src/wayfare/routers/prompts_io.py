@@ -84,9 +84,9 @@ def score_rows(ids: Sequence[Any], values: FloatArray, models: Sequence[str] | N
     """Output lines: pair scores when ``models`` is None, else a score per model."""
     for i, ident in enumerate(ids):
         if models is None:
-            row: dict[str, Any] = {"id": ident, "score": round(float(values[i]), 6)}
+            row: dict[str, Any] = {"id": ident, "score": float(values[i])}
         else:
-            row = {"id": ident, "scores": {m: round(float(v), 6) for m, v in zip(models, values[i], strict=True)}}
+            row = {"id": ident, "scores": {m: float(v) for m, v in zip(models, values[i], strict=True)}}
         yield orjson.dumps(row) + b"\n"
 
 

@@ -1,0 +1,105 @@
+"""`wayfare score`, `wayfare train`, `wayfare calibrate`: the contract, run through the real CLI with the shipped
+default routers and the real default embedder (offline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from wayfare.cli import app
+from wayfare.routers import read_meta
+
+runner = CliRunner()
+
+PROMPTS = [
+    {"id": "a", "prompt": "What is 2 + 2?"},
+    {
+        "id": 7,
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Prove that there are infinitely many primes."},
+            {"role": "assistant", "content": "Sure."},
+            {"role": "user", "content": [{"type": "text", "text": "Now prove the prime number theorem in full."}]},
+        ],
+    },
+]
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def read_jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_score_with_the_shipped_default_pair_router(tmp_path: Path) -> None:
+    src, out = write_jsonl(tmp_path / "in.jsonl", PROMPTS), tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["score", "--router", "default", "--input", str(src), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(out)
+    assert [r["id"] for r in rows] == ["a", 7]
+    assert all(set(r) == {"id", "score"} and 0.0 <= float(r["score"]) <= 1.0 for r in rows)  # type: ignore[arg-type]
+    # the last user message is what is scored: a hard proof needs the strong model more than 2 + 2
+    assert float(rows[1]["score"]) > float(rows[0]["score"])  # type: ignore[arg-type]
+
+
+def test_score_with_the_shipped_n_model_router(tmp_path: Path) -> None:
+    src, out = write_jsonl(tmp_path / "in.jsonl", PROMPTS), tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["score", "--router", "default-n", "--input", str(src), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(out)
+    meta = read_meta(Path(__file__).parents[2] / "src/wayfare/routers/defaults/n")
+    assert all(list(r["scores"]) == meta["models"] for r in rows)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"id": 1}\n', "in.jsonl:1: row needs 'prompt' or 'messages'"),
+        ('{"id": 1, "prompt": "ok"}\nnot json\n', "in.jsonl:2: not valid JSON"),
+        ('{"messages": [{"role": "system", "content": "x"}]}\n', "in.jsonl:1: messages has no user message"),
+    ],
+)
+def test_score_rejects_bad_input_with_one_line(tmp_path: Path, content: str, message: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(content)
+    result = runner.invoke(app, ["score", "--router", "default", "--input", str(src), "--output", "-"])
+    assert result.exit_code == 2
+    assert message in result.output
+    good = write_jsonl(tmp_path / "good.jsonl", PROMPTS)
+    missing = runner.invoke(app, ["score", "--router", str(tmp_path / "nope"), "--input", str(good), "--output", "-"])
+    assert missing.exit_code == 2 and "no router artifact" in missing.output
+
+
+def test_train_then_calibrate_then_score(tmp_path: Path) -> None:
+    from wayfare.data import load_benchmark, save_jsonl
+
+    data = save_jsonl(load_benchmark("gsm8k").subset(range(400)), tmp_path / "gsm8k400.jsonl")
+    folder = tmp_path / "r"
+    result = runner.invoke(
+        app,
+        ["train", "--router", "logreg", "--data", str(data), "--format", "jsonl", "--output", str(folder)],
+    )
+    assert result.exit_code == 0, result.output
+    meta = read_meta(folder)
+    assert meta["strong"] == "gpt-4-1106-preview" and meta["embedder"]["name"].startswith("minilm-l6-int8")
+    assert meta["metrics"]["holdout_prompts"] == 80 and 0.0 < meta["metrics"]["apgr"] < 1.0
+    src = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "prompt": f"What is {i} times {i + 3}?"} for i in range(40)])
+    result = runner.invoke(
+        app, ["calibrate", "--router", str(folder), "--input", str(src), "--strong-share", "0.25", "--write"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "25.0% of 40 prompts" in result.output
+    calib = read_meta(folder)["calibration"]
+    assert calib["target"] == {"strong_share": 0.25}
+    out = tmp_path / "s.jsonl"
+    runner.invoke(app, ["score", "--router", str(folder), "--input", str(src), "--output", str(out)])
+    strong = [float(r["score"]) >= calib["threshold"] for r in read_jsonl(out)]  # type: ignore[arg-type]
+    assert sum(strong) == 10
+    bad = runner.invoke(app, ["calibrate", "--router", str(folder), "--input", str(src)])
+    assert bad.exit_code == 2 and "exactly one of" in bad.output
