@@ -117,7 +117,7 @@ class Gateway:
                     "model",
                 )
             rt, threshold = resolved
-            decision = self.router.decide(name, rt, threshold, body, headers.get("x-wayfare-session"))
+            decision = await self.router.adecide(name, rt, threshold, body, headers.get("x-wayfare-session"))
         chosen = decision.model if decision is not None else name
         chain = [chosen, *self.config.fallbacks.get(chosen, ())]
         ctx = _Context(self, endpoint, body, headers, decision, chosen, t0)

@@ -11,6 +11,7 @@ The decision never fails a request: on any router error the route's strong model
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections import OrderedDict
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from wayfare.gateway.batching import ScoreBatcher
 from wayfare.gateway.config import GatewayConfig, RouteConfig
 from wayfare.gateway.cost import Pricing
 from wayfare.routers.policies import TolerancePolicy, TradeoffPolicy
@@ -58,7 +60,28 @@ def load_scorer(name: str) -> Scorer:
         return HashScorer()
     from wayfare.routers import load_router
 
-    return load_router(name)
+    return load_router(name, embedder=_serving_embedder(name))
+
+
+def _serving_embedder(name: str) -> Any:
+    """The embedder a router artifact names, with onnxruntime threads = the CPUs this process may run on (a gateway
+    pinned to one core: 1 thread; the default, one per core, spins two threads on one core and doubles the CPU)."""
+    from wayfare.routers.artifact import read_meta
+    from wayfare.routers.registry import SHIPPED, shipped_router_path
+
+    try:
+        meta = read_meta(shipped_router_path(name) if name in SHIPPED else name)
+    except Exception:
+        return None  # load_router reports the problem
+    label = (meta.get("embedder") or {}).get("name")
+    if not label:
+        return None
+    from wayfare.embed import load_embedder
+
+    model, _, tokens = str(label).rpartition(":")
+    if not model or not tokens.isdigit():
+        model, tokens = str(label), "128"
+    return load_embedder(model, max_tokens=int(tokens), threads=len(os.sched_getaffinity(0)))
 
 
 def _text(content: object) -> str:
@@ -120,12 +143,30 @@ class RouteRuntime:
         self.policy: TolerancePolicy | TradeoffPolicy | None = None
         self.columns: list[int] = []
         self.prices: list[float] = []
+        self.batcher: ScoreBatcher | None = None
         if scorer is not None and load_error is None:
             try:
                 self._check(scorer, pricing)
             except ValueError as exc:
                 self.scorer = None
                 self.load_error = f"router {config.router!r} cannot serve route {config.name!r}: {exc}"
+            else:
+                self.batcher = ScoreBatcher(self.score_batch)
+
+    def score_batch(self, texts: Sequence[str]) -> Any:
+        """Pair route: P(strong needed) per text; N-model route: predicted score of each candidate per text."""
+        assert self.scorer is not None
+        if self.policy is None:
+            return np.asarray(self.scorer.score(texts), dtype=np.float64)
+        return np.asarray(getattr(self.scorer, "predict")(texts), dtype=np.float64)[:, self.columns]  # noqa: B009
+
+    def choose(self, row: Any, threshold: float) -> tuple[str, float, float]:
+        """(model, score reported, threshold or policy knob) for one text's ``score_batch`` row."""
+        if self.policy is None:
+            score = float(row)
+            return (self.config.strong if score >= threshold else self.config.weak), score, threshold
+        j = int(self.policy.choose_batch(np.asarray(row)[None, :], self.candidates, self.prices)[0])
+        return self.candidates[j], float(row[j]), float(next(iter(self.config.policy.values())))
 
     def _check(self, scorer: Scorer, pricing: Pricing | None) -> None:
         cfg = self.config
@@ -203,6 +244,37 @@ class Router:
     def decide(
         self, name: str, rt: RouteRuntime, threshold: float, body: Mapping[str, Any], session: str | None
     ) -> Decision:
+        """The decision, scoring inline (blocks for the router's time; :meth:`adecide` on the request path)."""
+        decision, key, text = self._begin(name, rt, threshold, body, session)
+        if text is not None:
+            t0 = time.perf_counter()
+            try:
+                row = rt.score_batch([text])[0]
+            except Exception as exc:
+                row = exc
+            self._finish(rt, threshold, decision, key, row, t0)
+        return decision
+
+    async def adecide(
+        self, name: str, rt: RouteRuntime, threshold: float, body: Mapping[str, Any], session: str | None
+    ) -> Decision:
+        """The decision, scored in the route's batching worker thread (the event loop keeps running)."""
+        decision, key, text = self._begin(name, rt, threshold, body, session)
+        if text is not None:
+            assert rt.batcher is not None
+            t0 = time.perf_counter()
+            try:
+                row = await rt.batcher.score(text)
+            except Exception as exc:
+                row = exc
+            self._finish(rt, threshold, decision, key, row, t0)
+        return decision
+
+    def _begin(
+        self, name: str, rt: RouteRuntime, threshold: float, body: Mapping[str, Any], session: str | None
+    ) -> tuple[Decision, str | None, str | None]:
+        """(decision, session key, text to score); the text is None when no scoring is needed (pinned, session
+        hit, router unavailable): the decision is then final."""
         cfg = rt.config
         messages = body.get("messages")
         messages = messages if isinstance(messages, list) else []
@@ -210,10 +282,10 @@ class Router:
         decision = Decision(route=name, model=cfg.strong, candidates=rt.candidates, threshold=threshold_or_none)
         if cfg.pin_tools is not None and body.get("tools"):
             decision.model, decision.reason = cfg.pin_tools, "pinned_tools"
-            return decision
+            return decision, None, None
         if cfg.pin_images is not None and _has_image(messages):
             decision.model, decision.reason = cfg.pin_images, "pinned_images"
-            return decision
+            return decision, None, None
         key = self._session_key(name, threshold, messages, session) if cfg.session_affinity else None
         if key is not None:
             decision.session_id = key
@@ -221,26 +293,19 @@ class Router:
             if hit is not None:
                 self.sessions.move_to_end(key)
                 decision.model, decision.reason = hit, "session"
-                return decision
-        self._score(rt, threshold, messages, decision)
-        if key is not None and decision.error is None:
-            self.sessions[key] = decision.model
-            if len(self.sessions) > self.max_sessions:
-                self.sessions.popitem(last=False)
-        return decision
-
-    def _score(self, rt: RouteRuntime, threshold: float, messages: list[Any], decision: Decision) -> None:
+                return decision, None, None
         if rt.scorer is None:
             decision.reason, decision.error = "router_error", rt.load_error
-            return
-        t0 = time.perf_counter()
+            return decision, None, None
+        return decision, key, prompt_text(messages, cfg.context)
+
+    def _finish(
+        self, rt: RouteRuntime, threshold: float, decision: Decision, key: str | None, row: Any, t0: float
+    ) -> None:
         try:
-            text = prompt_text(messages, rt.config.context)
-            if rt.policy is not None:
-                model, score, knob = self._choose(rt, text)
-            else:
-                score = float(rt.scorer.score([text])[0])
-                model, knob = (rt.config.strong if score >= threshold else rt.config.weak), threshold
+            if isinstance(row, Exception):
+                raise row
+            model, score, knob = rt.choose(row, threshold)
             if score != score:  # NaN
                 raise ValueError("router returned NaN")
         except Exception as exc:
@@ -249,14 +314,10 @@ class Router:
             return
         decision.decision_ms = (time.perf_counter() - t0) * 1000
         decision.score, decision.threshold, decision.model = score, knob, model
-
-    @staticmethod
-    def _choose(rt: RouteRuntime, text: str) -> tuple[str, float, float]:
-        """N-model route: (chosen model, its predicted score, the policy's tolerance or lam)."""
-        assert rt.policy is not None
-        predictions = np.asarray(getattr(rt.scorer, "predict")([text]), dtype=np.float64)[:, rt.columns]  # noqa: B009
-        j = int(rt.policy.choose_batch(predictions, rt.candidates, rt.prices)[0])
-        return rt.candidates[j], float(predictions[0, j]), float(next(iter(rt.config.policy.values())))
+        if key is not None:
+            self.sessions[key] = model
+            if len(self.sessions) > self.max_sessions:
+                self.sessions.popitem(last=False)
 
     @staticmethod
     def _session_key(name: str, threshold: float, messages: list[Any], session: str | None) -> str | None:

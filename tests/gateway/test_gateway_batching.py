@@ -1,0 +1,64 @@
+"""ScoreBatcher: concurrent prompts are scored together in one worker thread, each gets its own row."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from wayfare.gateway.batching import ScoreBatcher
+
+
+class LengthScorer:
+    """Scores len(text); records each call's batch and thread; fails on texts containing 'bad'."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.threads: set[str] = set()
+
+    def __call__(self, texts: Sequence[str]) -> list[float]:
+        self.batches.append(list(texts))
+        self.threads.add(threading.current_thread().name)
+        if any("bad" in t for t in texts):
+            raise ValueError("bad prompt")
+        return [float(len(t)) for t in texts]
+
+
+def test_concurrent_prompts_share_batches_off_the_event_loop() -> None:
+    scorer = LengthScorer()
+    batcher = ScoreBatcher(scorer, max_batch=8)
+
+    async def go() -> list[float]:
+        return list(await asyncio.gather(*(batcher.score("x" * (i + 1)) for i in range(20))))
+
+    try:
+        assert asyncio.run(go()) == [float(i + 1) for i in range(20)]
+    finally:
+        batcher.close()
+    assert max(len(b) for b in scorer.batches) == 8  # batched, capped at max_batch
+    assert sum(len(b) for b in scorer.batches) == 20
+    assert len(scorer.batches) < 20
+    assert all(name.startswith("wayfare-router") for name in scorer.threads)
+
+
+def test_one_bad_prompt_fails_alone() -> None:
+    scorer = LengthScorer()
+    batcher = ScoreBatcher(scorer)
+
+    async def go() -> list[float | BaseException]:
+        return list(await asyncio.gather(batcher.score("ok"), batcher.score("bad"), batcher.score("fine"),
+                                         return_exceptions=True))  # fmt: skip
+
+    try:
+        ok, bad, fine = asyncio.run(go())
+    finally:
+        batcher.close()
+    assert ok == 2.0 and fine == 4.0
+    assert isinstance(bad, ValueError) and "bad prompt" in str(bad)
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        ScoreBatcher(len, max_batch=0)
