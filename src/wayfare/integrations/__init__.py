@@ -1,0 +1,1 @@
+"""Drop-in integrations with other gateways (``litellm``: a LiteLLM proxy hook applying Wayfare's routing)."""
