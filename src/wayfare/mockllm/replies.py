@@ -160,6 +160,26 @@ def completion(body: JSON) -> JSON:
     }
 
 
+def completion_chunks(body: JSON) -> list[JSON]:
+    """The stream of legacy ``text_completion`` chunks for ``body`` (usage chunk last when asked)."""
+    base = {"id": _id("cmpl-mock", body), "object": "text_completion", "created": int(time.time())}
+    base["model"] = body.get("model", "mock")
+    text = reply_text(body)
+    words = text.split(" ")
+    chunks: list[JSON] = [
+        {**base, "choices": [{"index": 0, "text": w if i == 0 else " " + w, "logprobs": None, "finish_reason": None}]}
+        for i, w in enumerate(words)
+    ]
+    chunks.append({**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}]})
+    opts = body.get("stream_options")
+    if isinstance(opts, dict) and opts.get("include_usage"):
+        p, c = prompt_tokens(body), count_tokens(text)
+        chunks.append(
+            {**base, "choices": [], "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
+        )
+    return chunks
+
+
 def embeddings(body: JSON, dim: int = 8) -> JSON:
     inputs = body.get("input")
     items = inputs if isinstance(inputs, list) else [inputs]

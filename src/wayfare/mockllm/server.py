@@ -1,6 +1,7 @@
 """The mock upstream as a raw ASGI app (no framework: it must be much faster than what it benchmarks).
 
-Endpoints: ``POST /v1/chat/completions`` (and streaming), ``/v1/completions``, ``/v1/embeddings``, ``/v1/messages``
+Endpoints: ``POST /v1/chat/completions`` (and streaming), ``/v1/completions`` (too), ``/v1/embeddings``,
+``/v1/messages``
 (Anthropic), ``GET /v1/models``, ``/health``. Control: ``POST /_mock/faults`` ``{"model", "kind", "times"}`` or
 ``{"model", "rate", "kinds", "seed"}`` (a random share of requests), ``DELETE /_mock/faults``, ``GET /_mock/requests``
 (the last bodies received with the fault injected, newest last). A request header
@@ -119,7 +120,10 @@ class MockApp:
             else:
                 await _send_json(send, 200, replies.anthropic_message(body), cut=fault, malformed=fault)
         elif kind == "completion":
-            await _send_json(send, 200, replies.completion(body), cut=fault, malformed=fault)
+            if body.get("stream"):
+                await self._stream([(None, c) for c in replies.completion_chunks(body)], send, done=True, cut=fault)
+            else:
+                await _send_json(send, 200, replies.completion(body), cut=fault, malformed=fault)
         else:
             await _send_json(send, 200, replies.embeddings(body), cut=fault, malformed=fault)
 
