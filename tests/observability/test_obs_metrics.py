@@ -176,3 +176,16 @@ def test_preview_redaction_and_cut() -> None:
     assert make_preview("anything", "off", 10) is None
     assert make_preview("x  y\n z", "full", 80) == "x y z"
     assert not math.isnan(len(make_preview("é" * 5, "redacted", 3) or ""))
+
+
+def test_grafana_dashboard_queries_only_metrics_that_exist(stack: GatewayStack) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dash = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\bwayfare_[a-z_]+", e)}
+    exposed = {n for (n, _) in _samples(httpx.get(stack.url + "/metrics").text)}
+    exposed |= {n.removesuffix("_count") + "_bucket" for n in exposed if n.endswith("_count")}
+    assert used and used <= exposed, used - exposed

@@ -43,6 +43,7 @@ def _token(master: str) -> str:
 def ui_routes(gw: Gateway) -> list[BaseRoute]:
     """The routes to mount under ``/ui``."""
     page = resources.files("wayfare.ui").joinpath("static/index.html").read_bytes()
+    gw.observer.set_thresholds({n: rt.config.threshold for n, rt in gw.router.routes.items()})
 
     def master() -> str | None:
         return gw.gov.master_key if gw.gov is not None else None
