@@ -289,7 +289,8 @@ def render(
 ) -> None:  # fmt: skip
     direct = {r.concurrency: r for r in results if r.name == "direct to mock"}
     litellm = {r.concurrency: r for r in results if r.name.startswith("litellm")}
-    cols = ["setup", "conc", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "CPU ms/req", "load"]
+    cols = ["setup", "conc", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "CPU ms/req",
+            "1000/CPU ms", "load"]  # fmt: skip
     if litellm:
         cols.append("× LiteLLM req/s")
     rows = []
@@ -297,14 +298,16 @@ def render(
         d = direct[r.concurrency]
         added = (f"{r.p50_ms - d.p50_ms:.3f}", f"{r.p99_ms - d.p99_ms:.3f}") if r is not d else ("", "")
         row = [r.name, str(r.concurrency), f"{r.rps:,.0f}", f"{r.p50_ms:.3f}", f"{r.p99_ms:.3f}", *added,
-               f"{r.cpu_ms:.3f}" if r.cpu_ms is not None else "", f"{r.load:.1f}"]  # fmt: skip
+               f"{r.cpu_ms:.3f}" if r.cpu_ms is not None else "",
+               f"{1000 / r.cpu_ms:,.0f}" if r.cpu_ms else "", f"{r.load:.1f}"]  # fmt: skip
         if litellm:
             ll = litellm.get(r.concurrency)
             row.append(f"{r.rps / ll.rps:.1f}×" if ll is not None and r.name.startswith("wayfare") else "")
         rows.append(row)
     title = (
         f"Gateway overhead, {started:%Y-%m-%d %H:%M} UTC ({ncpu} CPUs visible; proxy pinned to CPU {gw_cpu}, "
-        f"mock to CPU {mock_cpu}; log={args.log}; {args.seconds:g} s per phase; load = 1-min load average)"
+        f"mock to CPU {mock_cpu}; log={args.log}; {args.seconds:g} s per phase; 1000/CPU ms = req/s one dedicated "
+        "core would sustain at the measured CPU cost; load = 1-min load average)"
     )
     table = Table(title=title)
     for col in cols:
