@@ -17,12 +17,10 @@ from wayfare.providers.errors import ProviderError, from_status
 
 
 class HttpClients:
-    """``shards`` aiohttp sessions (round robin) sharing ``max_connections`` keep-alive connections each.
+    """``shards`` aiohttp sessions (round robin), each with at most ``max_connections`` keep-alive connections
+    (0: no limit; requests beyond the limit wait for a free connection). One session is usually enough."""
 
-    ``max_connections`` 0 means no limit. One session is usually enough; sharding only spreads connection
-    bookkeeping over several connectors."""
-
-    def __init__(self, shards: int = 1, max_connections: int = 0, keepalive_expiry: float = 60.0) -> None:
+    def __init__(self, shards: int = 1, max_connections: int = 1024, keepalive_expiry: float = 60.0) -> None:
         if shards < 1 or max_connections < 0:
             raise ValueError("shards must be at least 1 and max_connections at least 0")
         self.shards = shards
