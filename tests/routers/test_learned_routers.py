@@ -19,7 +19,7 @@ from wayfare.routers import (
 from wayfare.routers.artifact import ARRAYS_FILE, META_FILE
 
 LEARNED = ["knn", "logreg", "mf", "sw_ranking", "rorf", "irt"]
-FAST = {"mf": {"max_iter": 150}, "irt": {"max_iter": 150}, "rorf": {"n_estimators": 40}}
+FAST = {"mf": {"max_iter": 50, "rank": 8}, "irt": {"max_iter": 50, "dims": 4}, "rorf": {"n_estimators": 30}}
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:

@@ -79,7 +79,7 @@ def test_score_rejects_bad_input_with_one_line(tmp_path: Path, content: str, mes
 def test_train_then_calibrate_then_score(tmp_path: Path) -> None:
     from wayfare.data import load_benchmark, save_jsonl
 
-    data = save_jsonl(load_benchmark("gsm8k").subset(range(400)), tmp_path / "gsm8k400.jsonl")
+    data = save_jsonl(load_benchmark("gsm8k").subset(range(200)), tmp_path / "gsm8k200.jsonl")
     folder = tmp_path / "r"
     result = runner.invoke(
         app,
@@ -88,7 +88,7 @@ def test_train_then_calibrate_then_score(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     meta = read_meta(folder)
     assert meta["strong"] == "gpt-4-1106-preview" and meta["embedder"]["name"].startswith("minilm-l6-int8")
-    assert meta["metrics"]["holdout_prompts"] == 80 and 0.0 < meta["metrics"]["apgr"] < 1.0
+    assert meta["metrics"]["holdout_prompts"] == 40 and 0.0 < meta["metrics"]["apgr"] < 1.0
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "prompt": f"What is {i} times {i + 3}?"} for i in range(40)])
     result = runner.invoke(
         app, ["calibrate", "--router", str(folder), "--input", str(src), "--strong-share", "0.25", "--write"]
