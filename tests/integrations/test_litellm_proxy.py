@@ -19,6 +19,8 @@ from wayfare.integrations.litellm import LiteLLMRoute, WayfareRouting
 from wayfare.mockllm import MockUpstream
 
 KEY = "sk-litellm-master-test"
+# the first run installs LiteLLM into its cached venv (minutes on a busy machine)
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _free_port() -> int:

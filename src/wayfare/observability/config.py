@@ -22,5 +22,3 @@ class ObservabilityConfig(BaseModel):
     timeline_hours: float = Field(default=24.0, gt=0)
     eval_dir: str | None = None
     """An output folder of ``wayfare share`` (share.json) or ``wayfare eval`` (metrics.json) shown at /ui."""
-    otel: bool = False
-    """Export OpenTelemetry traces (needs the ``otel`` extra and OTEL_EXPORTER_* environment)."""
