@@ -6,8 +6,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from wayfare.gateway.routing import prompt_text
-
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SECRET = re.compile(r"\b(?:sk|pk|rk|wf|key|tok)[-_][A-Za-z0-9_-]{8,}\b|\b[A-Za-z0-9_-]{32,}\b")
 _DIGITS = re.compile(r"\d[\d ()+.-]{5,}\d")
@@ -23,6 +21,8 @@ def redact(text: str) -> str:
 def request_prompt(endpoint: str, body: Mapping[str, Any]) -> str:
     """The text a person would call the prompt: the last user message of a chat, else ``prompt``."""
     if endpoint == "chat":
+        from wayfare.gateway.routing import prompt_text  # here: the gateway package imports this module
+
         messages = body.get("messages")
         return prompt_text(messages if isinstance(messages, list) else [], "last_user")
     prompt = body.get("prompt")
@@ -35,10 +35,10 @@ def request_prompt(endpoint: str, body: Mapping[str, Any]) -> str:
 
 def make_preview(text: str, mode: str, chars: int) -> str | None:
     """``None`` when previews are off; else the first ``chars`` characters (whitespace collapsed), redacted in
-    ``redacted`` mode (redaction runs on a longer cut so a masked token is never half-shown)."""
+    ``redacted`` mode (redaction runs on a cut 48 characters longer, so a masked token is never half-shown)."""
     if mode == "off" or chars == 0:
         return None
-    text = " ".join(text[: chars * 4].split())
+    text = " ".join(text[: chars + 48].split())
     if mode == "redacted":
         text = redact(text)
     return text if len(text) <= chars else text[: chars - 1] + "…"
