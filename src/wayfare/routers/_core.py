@@ -13,13 +13,15 @@ import inspect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 FloatArray = NDArray[np.float64]
 Arrays = dict[str, NDArray[Any]]

@@ -11,12 +11,13 @@ Parameters go in the constructor (including the ``embedder`` a learned router us
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 FloatArray = NDArray[np.float64]
 

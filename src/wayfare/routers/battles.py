@@ -7,13 +7,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
+
 
 _OUTCOME = {"a": 1.0, "model_a": 1.0, "b": 0.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 
@@ -96,6 +98,8 @@ def load_battles(path: str | Path) -> Battles:
 def battles_to_table(battles: Battles, *, name: str = "battles") -> ResultsTable:
     """A results table whose score for (prompt, model) is the model's mean battle outcome there (NaN if it did not
     fight on that prompt)."""
+    from wayfare.data import ResultsTable
+
     played = battles.games.sum(axis=2)
     won = battles.wins.sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):

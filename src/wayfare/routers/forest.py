@@ -11,14 +11,16 @@ with NumPy, so artifacts hold no pickle and inference does not import scikit-lea
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, column_means
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 LABELS = ("only_strong_right", "both_wrong", "both_right", "only_weak_right")
 

@@ -6,16 +6,18 @@ bias b_m, and P(model m scores 1 | x) = sigmoid(a(x) · θ_m − d(x) + b_m).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
 from wayfare.routers._optim import Params, masked_logistic, minimize_lbfgs
 from wayfare.routers.linear import sigmoid
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 
 def _softplus(z: NDArray[np.floating[Any]]) -> NDArray[np.float64]:

@@ -8,14 +8,16 @@ on the training prompts: on the strong-minus-weak gap for a pair table, on every
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, column_means
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 DEFAULT_K_GRID = (5, 10, 20, 40, 80, 160, 320)
 DEFAULT_PRIOR_GRID = (1.0, 4.0, 16.0)

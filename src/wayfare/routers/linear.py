@@ -6,14 +6,16 @@ counts as a positive with weight y and a negative with weight 1 − y), which is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 
 def sigmoid(z: NDArray[np.floating[Any]]) -> FloatArray:

@@ -8,16 +8,18 @@ The prompt projection ``W`` is shared, so a new model is added from a few hundre
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
 from wayfare.routers._optim import Params, masked_logistic, minimize_lbfgs
 from wayfare.routers.linear import fit_soft_logistic, sigmoid
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 
 class MFRouter(BaseRouter):

@@ -8,17 +8,19 @@ prompts) and a Bradley-Terry (Elo) model is fitted to those weighted battles, sh
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
 from wayfare.routers.battles import Battles, battles_from_table
 from wayfare.routers.knn import _top_neighbours
 from wayfare.routers.linear import sigmoid
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
 
 
 def bradley_terry(
