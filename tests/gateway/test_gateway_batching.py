@@ -62,3 +62,20 @@ def test_one_bad_prompt_fails_alone() -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         ScoreBatcher(len, max_batch=0)
+
+
+@pytest.mark.parametrize(("inline_below_ms", "expect_inline"), [(1e9, True), (0.0, False)])
+def test_cheap_scorers_run_inline_after_one_measured_call(inline_below_ms: float, expect_inline: bool) -> None:
+    scorer = LengthScorer()
+    batcher = ScoreBatcher(scorer, inline_below_ms=inline_below_ms)
+
+    async def go() -> list[float]:
+        return [await batcher.score("x" * n) for n in (1, 2, 3)]
+
+    try:
+        assert asyncio.run(go()) == [1.0, 2.0, 3.0]
+    finally:
+        batcher.close()
+    assert batcher.inline is expect_inline
+    on_loop = {"MainThread"} if expect_inline else set()
+    assert scorer.threads == {"wayfare-router_0", *on_loop}  # the first call always measures in the worker
