@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -67,3 +68,32 @@ def test_non_ascii(tokenizer_file: Path) -> None:
 def test_budget_must_fit_special_tokens(tokenizer_file: Path) -> None:
     with pytest.raises(ValueError, match="max_tokens"):
         BudgetTokenizer(tokenizer_file, 2)
+
+
+def _full_path(tok: BudgetTokenizer, text: str) -> list[int]:
+    """The plain algorithm: tokenise the (character-clipped) text whole, then keep head and tail."""
+    ids = head_tail(tok.tokenizer.encode(tok._clip_chars(text), add_special_tokens=False).ids, tok.budget)
+    return [tok.cls_id, *ids, tok.sep_id] if tok.special_tokens else ids
+
+
+@pytest.mark.parametrize("max_tokens", [3, 16, 64, 128, 512])
+def test_window_tokenising_equals_tokenising_the_whole_text(
+    tokenizer_file: Path, mmlu_prompts: list[str], max_tokens: int
+) -> None:
+    """Long text is tokenised from a head and a tail window only; the ids must be exactly the full path's."""
+    rng = random.Random(max_tokens)
+    texts = []
+    for _ in range(150):
+        text = " ".join(rng.sample(mmlu_prompts, rng.choice([1, 3, 8, 20])))
+        cut = rng.randrange(len(text))
+        texts.append(text[cut:] + text[:cut] if rng.random() < 0.5 else text)  # also starting/ending mid-word
+    texts += ["x" * 5000, "東京は日本の首都です" * 300, "🙂" * 3000, "a" * 150 + " b" * 2000]
+    texts += ["word " * 900 + "z" * 400, "https://example.com/" + "abc/" * 2000, "naïve café " * 500]
+    texts += ["e\u0301" * 3000, "\x00\x01 hi " * 900]
+    tok = BudgetTokenizer(tokenizer_file, max_tokens)
+    windowed = sum(tok._encode_windows(t) is not None for t in texts)
+    assert windowed > 0  # the fast path is exercised
+    assert tok.encode(texts) == [_full_path(tok, t) for t in texts]
+    assert [tok.encode([t])[0] for t in texts[:40]] == [_full_path(tok, t) for t in texts[:40]]
+    plain = BudgetTokenizer(tokenizer_file, max_tokens, special_tokens=False)
+    assert plain.encode(texts[:40]) == [_full_path(plain, t) for t in texts[:40]]

@@ -16,8 +16,12 @@ from wayfare.embed.tokenize import BudgetTokenizer
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 
-def session_options(threads: int | None) -> ort.SessionOptions:
-    """Options for low single-prompt latency: sequential execution, all graph optimisations, fixed threads."""
+def session_options(threads: int | None, *, spinning: bool = True) -> ort.SessionOptions:
+    """Options for low single-prompt latency: sequential execution, all graph optimisations, fixed threads.
+
+    `spinning=False` makes idle intra-op threads sleep instead of busy-waiting between calls (only matters with
+    more than one thread): it frees the core for other work (e.g. the gateway's event loop) at some latency cost.
+    """
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -27,6 +31,8 @@ def session_options(threads: int | None) -> ort.SessionOptions:
             raise ValueError(f"threads must be >= 1, got {threads}")
         opts.intra_op_num_threads = threads
     opts.add_session_config_entry("session.set_denormal_as_zero", "1")
+    if not spinning:
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3
     return opts
 
@@ -54,6 +60,7 @@ class OnnxEmbedder:
         threads: int | None = None,
         batch_size: int = 32,
         workers: int = 1,
+        spinning: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -67,12 +74,15 @@ class OnnxEmbedder:
         self.tokenizer = BudgetTokenizer(tokenizer_file, max_tokens)
         self.session = ort.InferenceSession(
             str(model_file),
-            sess_options=session_options(threads),
+            sess_options=session_options(threads, spinning=spinning),
             providers=["CPUExecutionProvider"],
             disabled_optimizers=DISABLED_OPTIMIZERS,
         )
         self.output = output
+        self._outputs = [output]
         self._feeds_mask = "attention_mask" in {i.name for i in self.session.get_inputs()}
+        # One mask row of ones, sliced per single-prompt call (no per-call allocation).
+        self._ones = np.ones((1, max_tokens), dtype=np.int64)
 
     @property
     def name(self) -> str:
@@ -82,7 +92,18 @@ class OnnxEmbedder:
     def dim(self) -> int:
         return self._dim
 
+    def _run_one(self, ids: list[int]) -> np.ndarray:
+        """One row, no padding: the single-prompt (routing) path, with no per-call Python-side bookkeeping."""
+        input_ids = np.array([ids], dtype=np.int64)
+        if not self._feeds_mask:
+            out: np.ndarray = self.session.run(self._outputs, {"input_ids": input_ids})[0]
+            return out
+        out = self.session.run(self._outputs, {"input_ids": input_ids, "attention_mask": self._ones[:, : len(ids)]})[0]
+        return out
+
     def _run(self, batch: list[list[int]]) -> np.ndarray:
+        if len(batch) == 1:
+            return self._run_one(batch[0])
         width = max(len(ids) for ids in batch)
         input_ids = np.zeros((len(batch), width), dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)
@@ -99,6 +120,8 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         ids = self.tokenizer.encode(texts)
+        if len(ids) == 1:
+            return normalize(self._run_one(ids[0]))
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths share a batch: little padding
         out = np.empty((len(ids), self._dim), dtype=np.float32)
         chunks = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
