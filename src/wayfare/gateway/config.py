@@ -209,7 +209,8 @@ def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())  # one line (ReaderError has none)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping with a 'models' list at the top level")
     try:
@@ -218,7 +219,7 @@ def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
-            field = ".".join(str(p) for p in loc) or "(top level)"
+            field = ".".join(str(p) if str(p).isprintable() else repr(str(p)) for p in loc) or "(top level)"
             line = _line_of(root, loc)
             where = f"{source}:{line}" if line else source
             lines.append(f"{where}: {field}: {err['msg']}")
