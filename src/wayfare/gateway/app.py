@@ -16,6 +16,7 @@ from wayfare.gateway.asgi import GatewayApp
 from wayfare.gateway.config import GatewayConfig
 from wayfare.gateway.core import Gateway
 from wayfare.gateway.errors import error_response
+from wayfare.gateway.openapi import openapi_route
 from wayfare.gateway.reqlog import LogSink
 from wayfare.governance.admin import admin_routes
 from wayfare.governance.errors import GovernanceError
@@ -102,6 +103,7 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        openapi_route(config),
         Mount("/admin", routes=admin_routes(gw.gov)),
         Mount("/ui", routes=ui_routes(gw)),
     ]

@@ -164,6 +164,8 @@ class RouteRuntime:
         """(model, score reported, threshold or policy knob) for one text's ``score_batch`` row."""
         if self.policy is None:
             score = float(row)
+            if not 0.0 <= score <= 1.0:  # NaN too: a broken router must not pick a model
+                raise ValueError(f"router score {score} is not a probability in [0, 1]")
             return (self.config.strong if score >= threshold else self.config.weak), score, threshold
         j = int(self.policy.choose_batch(np.asarray(row)[None, :], self.candidates, self.prices)[0])
         return self.candidates[j], float(row[j]), float(next(iter(self.config.policy.values())))

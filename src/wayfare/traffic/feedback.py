@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from wayfare.gateway.errors import error_response
+from wayfare.governance.errors import GovernanceError
 from wayfare.store.record import utcnow
 from wayfare.traffic.schema import feedback
 
@@ -59,6 +60,12 @@ def feedback_endpoint(gateway: Any) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint over the gateway's store (its request-log sink); 503 without a database."""
 
     async def endpoint(request: Request) -> Response:
+        gov = getattr(gateway, "gov", None)
+        if gov is not None:  # with a master key set, feedback (router training labels) needs a key like /v1 calls
+            try:
+                await gov.authenticate(request.headers)
+            except GovernanceError as exc:
+                return exc.response()
         store = getattr(getattr(gateway, "sink", None), "store", None)
         engine = getattr(store, "engine", None)
         if engine is None:
