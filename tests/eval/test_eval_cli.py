@@ -201,3 +201,19 @@ def test_bad_input_is_one_line_and_nonzero(args: list[str], message: str, tmp_pa
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_shipped_default_pair_router_is_scored_on_any_pair(tmp_path: Path) -> None:
+    # The shipped default is trained on several model pairs (columns "weak"/"strong"), so it serves any pair:
+    # it is scored on every prompt without training.
+    data = tmp_path / "mtb"
+    write_mt_bench(data, {STRONG: 1.0, WEAK: 0.7})
+    out = tmp_path / "out"
+    code, output, metrics, _ = run_eval(
+        ["--data", str(data), "--format", "mt-bench", "--routers", "default", "--out", str(out)]
+    )
+    assert code == 0, output
+    assert metrics is not None
+    entry = metrics["routers"]["default"]  # type: ignore[index]
+    assert entry["kind"] == "artifact (scored without training)"
+    assert 0.0 <= entry["cpt50"] <= 1.0

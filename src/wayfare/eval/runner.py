@@ -85,6 +85,8 @@ def _vectors_for(spec: RouterSpec, embedder: Embedder | None, vectors: Vectors |
 def _check_artifact_pair(spec: RouterSpec, table: ResultsTable) -> None:
     art = spec.artifact
     strong, weak = getattr(art, "strong_", None), getattr(art, "weak_", None)
+    if (strong, weak) == ("strong", "weak"):
+        return  # a generic pair router (e.g. the shipped default): trained on several pairs, serves any pair
     if (strong, weak) != (table.strong, table.weak):
         raise ValueError(
             f"router {spec.name!r} was trained for strong={strong!r}, weak={weak!r} but the benchmark pair is "
