@@ -13,6 +13,14 @@ from wayfare.governance.cli import keys_app, spend_command
 from wayfare.routers.commands import calibrate_command, score_command, train_command
 from wayfare.store.cli import store_app
 from wayfare.traffic.cli import share_command
+from wayfare.traffic.log_cli import (
+    compare_command,
+    label_command,
+    promote_command,
+    rollback_command,
+    train_from_log_command,
+    versions_command,
+)
 
 app = typer.Typer(
     name="wayfare",
@@ -32,6 +40,12 @@ app.command("demo")(demo_command)
 app.command("serve")(serve_command)
 app.command("mock-upstream")(mock_upstream_command)
 app.command("share")(share_command)
+app.command("label")(label_command)
+app.command("train-from-log")(train_from_log_command)
+app.command("compare")(compare_command)
+app.command("promote")(promote_command)
+app.command("rollback")(rollback_command)
+app.command("router-versions")(versions_command)
 app.command("train")(train_command)
 app.command("calibrate")(calibrate_command)
 app.command("score")(score_command)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wayfare.governance.config import GovernanceConfig
 from wayfare.observability.config import ObservabilityConfig
+from wayfare.traffic.settings import ShadowConfig
 
 _ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -89,6 +90,8 @@ class RouteConfig(_Strict):
     """Requests with ``tools`` always go to this model (skipping the router)."""
     pin_images: str | None = None
     session_affinity: bool = True
+    shadow: ShadowConfig | None = None
+    """Pair route: also call the other model for a sample of requests, off the request path (docs/YOUR_TRAFFIC.md)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -103,6 +106,8 @@ class RouteConfig(_Strict):
             if self.policy or self.router_models:
                 raise ValueError("policy and router_models apply to N-model routes only (set models)")
             return self
+        if self.shadow is not None:
+            raise ValueError("shadow applies to pair routes only (strong/weak, no models list)")
         if len(self.models) < 2 or len(set(self.models)) != len(self.models):
             raise ValueError("models must list at least two distinct models")
         if len(self.policy) != 1 or next(iter(self.policy)) not in ("tolerance", "lam"):
@@ -150,6 +155,8 @@ class GatewayConfig(_Strict):
     """Model rate limits, team budgets, response cache (docs/GOVERNANCE.md)."""
     observability: ObservabilityConfig = ObservabilityConfig()
     """Prometheus metrics, prompt previews and the /ui dashboard (docs/OBSERVABILITY.md)."""
+    registry_poll_seconds: float = Field(default=5.0, ge=0)
+    """How often the gateway checks the store for routers promoted with ``wayfare promote`` (0: never)."""
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:

@@ -29,6 +29,8 @@ from wayfare.providers.errors import ProviderError
 from wayfare.providers.http import HttpClients
 from wayfare.providers.openai_compat import OpenAIProvider
 from wayfare.store.record import RequestRecord
+from wayfare.traffic.reload import RouterReloader
+from wayfare.traffic.shadow import ShadowRunner
 
 _JSON = "application/json"
 
@@ -68,14 +70,22 @@ class Gateway:
             config.governance, database_url=config.database_url, redis_url=config.redis_url, pricing=self.pricing
         )
         self.observer = Observer(config.observability)  # metrics, dashboard, prompt previews
+        self.shadow = ShadowRunner.for_gateway(self)  # None unless a route has `shadow:` (and there is a store)
+        self.reloader = RouterReloader.for_gateway(self)  # routers promoted in the store's registry
         self.ready = False
 
     async def start(self) -> None:
         await self.sink.start()
+        if self.reloader is not None:
+            await self.reloader.start()
         self.ready = True
 
     async def aclose(self) -> None:
         self.ready = False
+        if self.reloader is not None:
+            await self.reloader.aclose()
+        if self.shadow is not None:
+            await self.shadow.drain()
         await self.sink.aclose()
         await self.client.aclose()
         if self.gov is not None:
@@ -180,7 +190,10 @@ class Gateway:
         if cache_key is not None and self.gov is not None:
             await self.gov.cache_put(cache_key, result)
             headers["x-wayfare-cache"] = "miss"
-        return Response(orjson.dumps(result), media_type=_JSON, headers=headers)
+        shadow = None  # runs after the response is sent (Starlette's background task)
+        if self.shadow is not None and ctx.decision is not None:
+            shadow = self.shadow.background(ctx.decision.route, ctx.endpoint, ctx.body, used, result, ctx.request_id)
+        return Response(orjson.dumps(result), media_type=_JSON, headers=headers, background=shadow)
 
     async def _stream(self, ctx: _Context, chain: list[str]) -> Response:
         opts = ctx.body.get("stream_options")

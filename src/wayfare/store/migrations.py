@@ -48,10 +48,17 @@ def _v3_traffic(conn: sa.Connection) -> None:
     create_traffic_tables(conn)
 
 
+def _v4_router_registry(conn: sa.Connection) -> None:
+    from wayfare.traffic.registry import create_registry_tables  # owned by traffic; imported lazily
+
+    create_registry_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "request_log table and its indexes", _v1_request_log),
     Migration(2, "governance: virtual_keys table", _v2_governance),
     Migration(3, "traffic: feedback and shadow_pairs tables", _v3_traffic),
+    Migration(4, "traffic: router_versions table (the router registry)", _v4_router_registry),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
