@@ -197,12 +197,13 @@ def test_shadow_label_train_compare_promote_reload(world: dict[str, Any]) -> Non
     with engine.connect() as conn:
         labelled = {r.messages[-1]["content"]: r for r in conn.execute(sa.select(shadow_pairs))}
     gold = {r.text: r.reference for r in load_prompts(tmp / "prompts.jsonl")}
-    for p, r in labelled.items():
-        if gold[p] is None:
+    for p, pair in labelled.items():
+        ref = gold[p]
+        if ref is None:
             continue
-        s_ok = numeric_match(world["answers"][STRONG][p], gold[p])
-        w_ok = numeric_match(world["answers"][WEAK][p], gold[p])
-        assert (r.strong_score, r.weak_score) == (
+        s_ok = numeric_match(world["answers"][STRONG][p], ref)
+        w_ok = numeric_match(world["answers"][WEAK][p], ref)
+        assert (pair.strong_score, pair.weak_score) == (
             (1.0, 0.0) if s_ok > w_ok else (0.0, 1.0) if w_ok > s_ok else (0.5, 0.5)
         )
 
