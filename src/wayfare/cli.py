@@ -1,54 +1,74 @@
-"""The `wayfare` command line. Each command lives next to the part it drives; this module only wires them."""
+"""The `wayfare` command line. Each command lives next to the part it drives; this module only wires them.
+
+Commands are imported on first use (a lazy click group), so `wayfare --version` or `wayfare score` does not pay
+for importing the gateway, matplotlib or SQLAlchemy.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+from typer._click.core import Command, Context  # typer >= 0.29 vendors click: its own classes
+from typer.core import TyperGroup
 
 from wayfare import __version__
-from wayfare.data.cli import data_app
-from wayfare.embed.cli import models_app
-from wayfare.eval.commands import demo_command, eval_command
-from wayfare.gateway.cli import mock_upstream_command, serve_command
-from wayfare.governance.cli import keys_app, spend_command
-from wayfare.routers.commands import calibrate_command, score_command, train_command
-from wayfare.store.cli import store_app
-from wayfare.traffic.cli import share_command
-from wayfare.traffic.log_cli import (
-    compare_command,
-    label_command,
-    promote_command,
-    rollback_command,
-    train_from_log_command,
-    versions_command,
-)
+
+# command name -> (module, attribute): a typer.Typer sub-app or a command function.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("wayfare.eval.commands", "demo_command"),
+    "eval": ("wayfare.eval.commands", "eval_command"),
+    "serve": ("wayfare.gateway.cli", "serve_command"),
+    "mock-upstream": ("wayfare.gateway.cli", "mock_upstream_command"),
+    "train": ("wayfare.routers.commands", "train_command"),
+    "calibrate": ("wayfare.routers.commands", "calibrate_command"),
+    "score": ("wayfare.routers.commands", "score_command"),
+    "share": ("wayfare.traffic.cli", "share_command"),
+    "label": ("wayfare.traffic.log_cli", "label_command"),
+    "train-from-log": ("wayfare.traffic.log_cli", "train_from_log_command"),
+    "compare": ("wayfare.traffic.log_cli", "compare_command"),
+    "promote": ("wayfare.traffic.log_cli", "promote_command"),
+    "rollback": ("wayfare.traffic.log_cli", "rollback_command"),
+    "router-versions": ("wayfare.traffic.log_cli", "versions_command"),
+    "keys": ("wayfare.governance.cli", "keys_app"),
+    "spend": ("wayfare.governance.cli", "spend_command"),
+    "store": ("wayfare.store.cli", "store_app"),
+    "data": ("wayfare.data.cli", "data_app"),
+    "models": ("wayfare.embed.cli", "models_app"),
+}
+
+
+def load_command(name: str) -> Command:
+    """Import one command's module and turn its typer app or function into a click command."""
+    module, attr = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):
+        target._add_completion = False  # completion is the root's business, not each sub-app's
+        command = typer.main.get_command(target)
+    else:
+        single = typer.Typer(add_completion=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
 
 app = typer.Typer(
     name="wayfare",
+    cls=LazyGroup,
     help="Wayfare: OpenAI-compatible LLM gateway with learned routing, and the evaluator that says if it pays.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-app.add_typer(models_app, name="models")
-app.add_typer(store_app, name="store")
-app.add_typer(data_app, name="data")
-app.add_typer(keys_app, name="keys")
-app.command("spend")(spend_command)
-app.command("eval")(eval_command)
-app.command("demo")(demo_command)
-app.command("serve")(serve_command)
-app.command("mock-upstream")(mock_upstream_command)
-app.command("share")(share_command)
-app.command("label")(label_command)
-app.command("train-from-log")(train_from_log_command)
-app.command("compare")(compare_command)
-app.command("promote")(promote_command)
-app.command("rollback")(rollback_command)
-app.command("router-versions")(versions_command)
-app.command("train")(train_command)
-app.command("calibrate")(calibrate_command)
-app.command("score")(score_command)
 
 
 def _version(value: bool) -> None:
