@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_pair_override() -> None:
         load_benchmark("llmrouter", strong="gpt-5")
 
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = Path(os.environ.get("WAYFARE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 @pytest.mark.skipif(not (SHARED / "routellm").is_dir(), reason=f"real RouteLLM data not found at {SHARED}/routellm")

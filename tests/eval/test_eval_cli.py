@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from typer.testing import CliRunner
 
 from wayfare.cli import app
 
-ROUTELLM = Path("/work/shared/data/routellm")
+SHARED = Path(os.environ.get("WAYFARE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+ROUTELLM = SHARED / "routellm"
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 from wayfare.mockllm.runner import ThreadedServer
 from wayfare.traffic.replay import replay_app, routellm_answers
 
-GSM8K_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "routellm" / "gsm8k" / "gsm8k_responses.csv"
+SHARED = Path(os.environ.get("WAYFARE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+GSM8K_CSV = SHARED / "routellm" / "gsm8k" / "gsm8k_responses.csv"
 
 
 @pytest.fixture(scope="session")
