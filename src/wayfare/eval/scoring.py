@@ -45,15 +45,20 @@ def _uses_vectors(router: Any, vectors: Vectors | None, method: str) -> bool:
     return vectors is not None and hasattr(router, method) and bool(getattr(router, "needs_embedder", True))
 
 
+def _text(router: Any, rows: NDArray[np.int64], table: ResultsTable) -> list[list[str]]:
+    """The rows' prompts as an extra argument for routers that also read the text (``needs_text``), else none."""
+    return [[table.prompts[i] for i in rows.tolist()]] if getattr(router, "needs_text", False) else []
+
+
 def _output(router: Any, rows: NDArray[np.int64], table: ResultsTable, vectors: Vectors | None, pair: bool) -> Any:
     if pair:
         if _uses_vectors(router, vectors, "score_vectors"):
             assert vectors is not None
-            return router.score_vectors(vectors[rows])
+            return router.score_vectors(vectors[rows], *_text(router, rows, table))
         return router.score([table.prompts[i] for i in rows.tolist()])
     if _uses_vectors(router, vectors, "predict_vectors"):
         assert vectors is not None
-        return router.predict_vectors(vectors[rows])
+        return router.predict_vectors(vectors[rows], *_text(router, rows, table))
     return router.predict([table.prompts[i] for i in rows.tolist()])
 
 

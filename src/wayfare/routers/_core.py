@@ -37,6 +37,7 @@ class BaseRouter(ABC):
 
     kind: ClassVar[str] = ""
     needs_embedder: ClassVar[bool] = True
+    needs_text: ClassVar[bool] = False  # true: the vector-level methods also need the prompts (text features)
 
     embedder: Embedder | None
     models_: list[str]
@@ -113,24 +114,36 @@ class BaseRouter(ABC):
         """Expected score of each model (columns ordered as ``models_``) on each prompt, in [0, 1]."""
         self._check_fitted()
         if self.needs_embedder:
-            return self.predict_vectors(self.embed(prompts))
+            return self.predict_vectors(self.embed(prompts), prompts)
         return self._predict_prompts(prompts)
 
-    def predict_vectors(self, x: NDArray[np.floating[Any]]) -> FloatArray:
+    def predict_vectors(self, x: NDArray[np.floating[Any]], prompts: Sequence[str] | None = None) -> FloatArray:
+        """``predict`` from precomputed embeddings; ``prompts`` (the same rows' text) is required by routers whose
+        ``needs_text`` is true (they add features of the text to the embedding) and ignored by the others."""
         self._check_fitted()
-        out = self._predict(np.asarray(x, dtype=np.float32))
+        x32 = np.asarray(x, dtype=np.float32)
+        if self.needs_text:
+            if prompts is None:
+                raise ValueError(
+                    f"{type(self).__name__} also reads the prompt text: pass prompts=... or call predict(prompts)"
+                )
+            if isinstance(prompts, str) or len(prompts) != x32.shape[0]:
+                raise ValueError(f"prompts must be a sequence with one text per embedding row ({x32.shape[0]})")
+            out = self._predict_text(x32, prompts)
+        else:
+            out = self._predict(x32)
         return np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
 
     def score(self, prompts: Sequence[str]) -> FloatArray:
         """Pair routers: P(the strong model is needed) per prompt, in [0, 1]; higher means strong."""
         self._check_pair()
         if self.needs_embedder:
-            return self.score_vectors(self.embed(prompts))
+            return self.score_vectors(self.embed(prompts), prompts)
         return self._score_from_predictions(self._predict_prompts(prompts))
 
-    def score_vectors(self, x: NDArray[np.floating[Any]]) -> FloatArray:
+    def score_vectors(self, x: NDArray[np.floating[Any]], prompts: Sequence[str] | None = None) -> FloatArray:
         self._check_pair()
-        return self._score_from_predictions(self.predict_vectors(x))
+        return self._score_from_predictions(self.predict_vectors(x, prompts))
 
     def _score_from_predictions(self, pred: FloatArray) -> FloatArray:
         """P(strong does better) + ½ P(tie) under independent correctness: (1 + p_strong − p_weak) / 2."""
@@ -161,6 +174,10 @@ class BaseRouter(ABC):
     def _predict(self, x: NDArray[np.float32]) -> FloatArray: ...
 
     def _predict_prompts(self, prompts: Sequence[str]) -> FloatArray:
+        raise NotImplementedError
+
+    def _predict_text(self, x: NDArray[np.float32], prompts: Sequence[str]) -> FloatArray:
+        """Routers with ``needs_text``: predictions from the embeddings and the prompts' text."""
         raise NotImplementedError
 
     @abstractmethod

@@ -60,10 +60,10 @@ def score_command(
     r = _load(router)
     x = embed_with_progress(r.embedder, prompts, label="scoring") if r.needs_embedder and r.embedder else None
     if r.is_pair:
-        values = r.score_vectors(x) if x is not None else r.score(prompts)
+        values = r.score_vectors(x, prompts) if x is not None else r.score(prompts)
         models = None
     else:
-        values = r.predict_vectors(x) if x is not None else r.predict(prompts)
+        values = r.predict_vectors(x, prompts) if x is not None else r.predict(prompts)
         models = r.models_
     if str(output) == "-":
         write_scores(sys.stdout.buffer, ids, values, models)
@@ -149,7 +149,7 @@ def calibrate_command(
 
     def scores_of(prompts: list[str]) -> Any:
         if r.needs_embedder and r.embedder is not None:
-            return r.score_vectors(embed_with_progress(r.embedder, prompts, label="scoring"))
+            return r.score_vectors(embed_with_progress(r.embedder, prompts, label="scoring"), prompts)
         return r.score(prompts)
 
     result: dict[str, Any]

@@ -63,7 +63,7 @@ def kfold_apgr(x: NDArray[np.float32], table: ResultsTable, params: dict[str, An
         train = np.setdiff1d(perm, test)
         router = make_router(params["name"], **{k: v for k, v in params.items() if k != "name"})
         router.fit_vectors(x[train], table.subset(train))
-        scores[test] = router.score_vectors(x[test])
+        scores[test] = router.score_vectors(x[test], [table.prompts[i] for i in test.tolist()])
     return apgr(pair_curve(scores, table.column("weak"), table.column("strong")))
 
 
@@ -105,7 +105,7 @@ def train_n(embedder: Embedder, out: Path) -> JSONDict:
     x_test = embed_with_progress(embedder, test.prompts, label="embedding llmrouter test")
     router = make_router(N_ROUTER["name"], embedder=embedder, **{k: v for k, v in N_ROUTER.items() if k != "name"})
     router.fit_vectors(x_train, train)
-    pred = router.predict_vectors(x_test)
+    pred = router.predict_vectors(x_test, test.prompts)
     assert test.costs is not None
     scores = np.nan_to_num(test.scores)
     cost, quality = policy_points(pred, scores, test.costs)

@@ -10,7 +10,7 @@ with NumPy, so artifacts hold no pickle and inference does not import scikit-lea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -124,7 +124,7 @@ class ForestRouter(BaseRouter):
         out[:, w] = v[:, 3] + v[:, 2]
         return out
 
-    def score_vectors(self, x: NDArray[np.floating[Any]]) -> FloatArray:
+    def score_vectors(self, x: NDArray[np.floating[Any]], prompts: Sequence[str] | None = None) -> FloatArray:
         self._check_pair()
         v = self.leaf_values(np.asarray(x, dtype=np.float32))
         if self.mode_ == "regress":

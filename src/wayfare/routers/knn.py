@@ -2,7 +2,9 @@
 prompts (cosine similarity of embeddings), shrunk towards the model's overall mean by ``prior`` pseudo-prompts.
 
 ``k="auto"`` picks k from ``k_grid`` (and ``prior="auto"`` the shrinkage from ``prior_grid``) by leave-one-out error
-on the training prompts: on the strong-minus-weak gap for a pair table, on every known score otherwise.
+on the training prompts: on the strong-minus-weak gap for a pair table, on every known score otherwise. The error is
+measured on at most ``tune_size`` training prompts (a seeded random sample, each scored against all the others), so
+tuning costs O(tune_size · n) instead of O(n²): 14,000 MMLU prompts tune in about a second instead of ~50.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_K_GRID = (5, 10, 20, 40, 80, 160, 320)
 DEFAULT_PRIOR_GRID = (1.0, 4.0, 16.0)
+DEFAULT_TUNE_SIZE = 2000
 _CHUNK = 2048
 
 
@@ -35,6 +38,7 @@ class KNNRouter(BaseRouter):
         k_grid: Sequence[int] = DEFAULT_K_GRID,
         prior: float | str = "auto",
         prior_grid: Sequence[float] = DEFAULT_PRIOR_GRID,
+        tune_size: int = DEFAULT_TUNE_SIZE,
         seed: int = 0,
     ) -> None:
         super().__init__(embedder, seed=seed)
@@ -42,7 +46,10 @@ class KNNRouter(BaseRouter):
             raise ValueError(f"k must be a positive integer or 'auto', got {k!r}")
         if not (prior == "auto" or (isinstance(prior, (int, float)) and prior >= 0)):
             raise ValueError(f"prior must be a non-negative number or 'auto', got {prior!r}")
+        if not (isinstance(tune_size, int) and tune_size > 0):
+            raise ValueError(f"tune_size must be a positive integer, got {tune_size!r}")
         self.k = k
+        self.tune_size = tune_size
         self.k_grid = list(k_grid)
         self.prior = prior
         self.prior_grid = list(prior_grid)
@@ -63,14 +70,18 @@ class KNNRouter(BaseRouter):
             grid = [min(int(self.k), max(len(x) - 1, 1))]
         priors = [float(p) for p in self.prior_grid] if self.prior == "auto" else [float(self.prior)]
         kmax = grid[-1]
-        idx = _top_neighbours(x, x, kmax + 1)[:, 1:]  # drop self (the most similar)
+        rows = np.arange(len(x))
+        if len(x) > self.tune_size:
+            rows = np.sort(np.random.default_rng(self.seed).choice(len(x), self.tune_size, replace=False))
+        idx = _top_neighbours(x[rows], x, kmax, exclude=rows)  # leave each sampled prompt out of its own list
+        y = y[rows]
         if self.is_pair:
             s, w = self.models_.index(self.strong_), self.models_.index(self.weak_)
             target = y[:, s] - y[:, w]
         best, best_err = (grid[0], priors[0]), np.inf
         for k in grid:
             for prior in priors:
-                pred = self._aggregate(y.astype(np.float32), idx[:, :k], prior)
+                pred = self._aggregate(self.y_, idx[:, :k], prior)
                 if self.is_pair:
                     err = float(np.nanmean((pred[:, s] - pred[:, w] - target) ** 2))
                 else:
@@ -105,13 +116,18 @@ class KNNRouter(BaseRouter):
         self.means_ = arrays["means"].astype(np.float64)
 
 
-def _top_neighbours(q: NDArray[np.float32], base: NDArray[np.float32], k: int) -> NDArray[np.intp]:
-    """Indices of the k rows of ``base`` most similar to each row of ``q`` (unordered except that, when a query is
-    itself in ``base``, column 0 is the best match)."""
-    k = min(k, base.shape[0])
+def _top_neighbours(
+    q: NDArray[np.float32], base: NDArray[np.float32], k: int, exclude: NDArray[np.intp] | None = None
+) -> NDArray[np.intp]:
+    """Indices of the k rows of ``base`` most similar to each row of ``q``, most similar first. ``exclude[i]`` (if
+    given) is a row of ``base`` never returned for query i (the query itself, for leave-one-out)."""
+    k = min(k, base.shape[0] - (exclude is not None))
     out = np.empty((q.shape[0], k), dtype=np.intp)
     for start in range(0, q.shape[0], _CHUNK):
         sims = q[start : start + _CHUNK] @ base.T
+        if exclude is not None:
+            chunk = exclude[start : start + _CHUNK]
+            sims[np.arange(len(chunk)), chunk] = -np.inf
         if k < base.shape[0]:
             part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         else:

@@ -8,6 +8,7 @@ from typing import Any
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import BaseRouter
 from wayfare.routers.baselines import OracleRouter, RandomRouter
+from wayfare.routers.ensemble import EnsembleRouter
 from wayfare.routers.forest import ForestRouter
 from wayfare.routers.irt import IRTRouter
 from wayfare.routers.knn import KNNRouter
@@ -24,6 +25,7 @@ _ROUTERS: dict[str, type[BaseRouter]] = {
         SWRankingRouter,
         ForestRouter,
         IRTRouter,
+        EnsembleRouter,
         RandomRouter,
         OracleRouter,
     )

@@ -7,7 +7,7 @@ prompts) and a Bradley-Terry (Elo) model is fitted to those weighted battles, sh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -92,7 +92,7 @@ class SWRankingRouter(BaseRouter):
         p = sigmoid(r[:, :, None] - r[:, None, :])
         return np.asarray((p.sum(axis=2) - 0.5) / max(m - 1, 1), dtype=np.float64)
 
-    def score_vectors(self, x: NDArray[np.floating[Any]]) -> FloatArray:
+    def score_vectors(self, x: NDArray[np.floating[Any]], prompts: Sequence[str] | None = None) -> FloatArray:
         self._check_pair()
         r = self.ratings(np.asarray(x, dtype=np.float32))
         s, w = self.models_.index(self.strong_), self.models_.index(self.weak_)

@@ -72,14 +72,17 @@ def holdout_metrics(
     probe = make_router(router.kind, embedder=router.embedder, **router.get_params())
     probe.fit_vectors(x[train], table.subset(train))
     held = table.subset(test)
+    texts = held.prompts
     out: dict[str, Any] = {"holdout_fraction": fraction, "holdout_prompts": int(n_test), "seed": seed}
     if probe.is_pair:
         known = ~np.isnan(held.column(probe.strong_)) & ~np.isnan(held.column(probe.weak_))
         curve = pair_curve(
-            probe.score_vectors(x[test][known]), held.column(probe.weak_)[known], held.column(probe.strong_)[known]
+            probe.score_vectors(x[test][known], [t for t, k in zip(texts, known, strict=True) if k]),
+            held.column(probe.weak_)[known],
+            held.column(probe.strong_)[known],
         )
         out.update({"apgr": apgr(curve), "cpt50": cpt(curve, 0.5), "cpt80": cpt(curve, 0.8)})
-    pred = probe.predict_vectors(x[test])
+    pred = probe.predict_vectors(x[test], texts)
     y = held.scores[:, [held.model_index(m) for m in probe.models_]]
     out["mse"] = float(np.nanmean((pred - y) ** 2))
     full = ~np.isnan(y).any(axis=1)

@@ -1,0 +1,100 @@
+"""Ensemble router: the mean of a kNN router's and a lexical linear probe's predicted scores.
+
+- ``knn`` (:class:`~wayfare.routers.knn.KNNRouter`, tuned k) on the embedding: the neighbourhood's mean scores, a
+  topic-level prior;
+- ``logreg`` (:class:`~wayfare.routers.linear.LogRegRouter`) on the embedding concatenated with standardised
+  lexical features (:mod:`wayfare.routers.text_features`: lengths, digits, math symbols, answer options), scaled by
+  ``feature_scale``: per-prompt difficulty signal the embedding misses.
+
+Predictions are ``knn_weight`` × kNN + (1 − ``knn_weight``) × probe, per model, so a pair score stays
+P(strong does better) + ½ P(tie) and N-model routing works unchanged. The router reads the prompt text
+(``needs_text``): the vector-level methods take ``prompts=`` next to the embeddings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wayfare.embed.base import Embedder
+from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
+from wayfare.routers.knn import KNNRouter
+from wayfare.routers.linear import LogRegRouter
+from wayfare.routers.text_features import FEATURE_NAMES, feature_matrix
+
+if TYPE_CHECKING:
+    from wayfare.data import ResultsTable
+
+
+class EnsembleRouter(BaseRouter):
+    kind = "ensemble"
+    needs_text = True
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        *,
+        knn_weight: float = 0.5,
+        c: float = 0.3,
+        feature_scale: float = 0.15,
+        k: int | str = "auto",
+        seed: int = 0,
+    ) -> None:
+        super().__init__(embedder, seed=seed)
+        if not 0.0 <= knn_weight <= 1.0:
+            raise ValueError(f"knn_weight must be in [0, 1], got {knn_weight}")
+        if feature_scale < 0:
+            raise ValueError(f"feature_scale must be >= 0, got {feature_scale}")
+        self.knn_weight = knn_weight
+        self.c = c
+        self.feature_scale = feature_scale
+        self.k = k
+        self._members()  # validates c and k
+
+    def _members(self) -> tuple[KNNRouter, LogRegRouter]:
+        return KNNRouter(k=self.k, seed=self.seed), LogRegRouter(c=self.c, seed=self.seed)
+
+    def _probe_input(self, x: NDArray[np.float32], prompts: Sequence[str]) -> NDArray[np.float32]:
+        f = (feature_matrix(prompts) - self.feature_mean_) / self.feature_std_
+        return np.hstack([x, self.feature_scale * f]).astype(np.float32)
+
+    def _fit(self, x: NDArray[np.float32], y: FloatArray, table: ResultsTable) -> None:
+        f = feature_matrix(table.prompts)
+        self.feature_mean_ = f.mean(axis=0)
+        self.feature_std_ = np.where(f.std(axis=0) > 1e-9, f.std(axis=0), 1.0)
+        self.knn_, self.probe_ = self._members()
+        self.knn_.fit_vectors(x, table)
+        self.probe_.fit_vectors(self._probe_input(x, table.prompts), table)
+
+    def _predict(self, x: NDArray[np.float32]) -> FloatArray:
+        raise ValueError("the ensemble router also reads the prompt text: pass prompts=...")  # needs_text guards it
+
+    def _predict_text(self, x: NDArray[np.float32], prompts: Sequence[str]) -> FloatArray:
+        knn = self.knn_.predict_vectors(x)
+        probe = self.probe_.predict_vectors(self._probe_input(x, prompts))
+        return self.knn_weight * knn + (1.0 - self.knn_weight) * probe
+
+    def _get_state(self) -> tuple[JSONDict, Arrays]:
+        knn_state, knn_arrays = self.knn_._get_state()
+        probe_state, probe_arrays = self.probe_._get_state()
+        arrays: Arrays = {f"knn.{k}": v for k, v in knn_arrays.items()}
+        arrays.update({f"probe.{k}": v for k, v in probe_arrays.items()})
+        arrays["feature_mean"] = self.feature_mean_
+        arrays["feature_std"] = self.feature_std_
+        state = {"knn": knn_state, "probe": probe_state, "features": list(FEATURE_NAMES)}
+        return state, arrays
+
+    def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
+        if list(state.get("features", [])) != list(FEATURE_NAMES):
+            raise ValueError("the artifact's lexical features differ from this wayfare's (retrain the router)")
+        self.knn_, self.probe_ = self._members()
+        for member, prefix in ((self.knn_, "knn"), (self.probe_, "probe")):
+            member.models_ = self.models_
+            member._set_state(
+                state[prefix], {k.removeprefix(prefix + "."): v for k, v in arrays.items() if k.startswith(prefix)}
+            )
+        self.feature_mean_ = arrays["feature_mean"].astype(np.float64)
+        self.feature_std_ = arrays["feature_std"].astype(np.float64)
