@@ -154,6 +154,10 @@ class _Process:
     def rss_bytes(self) -> int:
         return int(psutil.Process(self.pid).memory_info().rss)
 
+    def cpu_seconds(self) -> float:
+        t = psutil.Process(self.pid).cpu_times()
+        return float(t.user + t.system)
+
     def __enter__(self) -> Self:
         return self.start()
 
@@ -240,6 +244,8 @@ class SoakResult:
     rss: list[tuple[float, int]]  # (seconds since start, bytes)
     warmup_s: float
     window_s: float
+    probes: list[tuple[float, float, float]] = field(default_factory=list)
+    """(seconds since start, 1-minute load average, gateway CPU seconds) every second."""
     windows: list[dict[str, float]] = field(default_factory=list)
     rss_after_warmup_mb: float = 0.0
     rss_end_mb: float = 0.0
@@ -261,12 +267,16 @@ class SoakResult:
             vals = np.array([v for t, v in lat if lo <= t < hi])
             if len(vals) == 0:
                 continue
+            inside = [p for p in self.probes if lo <= p[0] < hi] or self.probes[-1:]
+            cpu_s = inside[-1][2] - inside[0][2] if len(inside) > 1 else float("nan")
             self.windows.append(
                 {
                     "start_s": lo,
                     "requests": float(len(vals)),
                     "p50_ms": float(np.percentile(vals, 50)),
                     "p99_ms": float(np.percentile(vals, 99)),
+                    "load": float(np.mean([p[1] for p in inside])),
+                    "gateway_cpu_ms_per_req": 1000 * cpu_s / len(vals),
                 }
             )
         if self.windows:
@@ -340,6 +350,7 @@ async def drive(
     own CPU stays small) and sample the gateway's RSS every second."""
     samples: list[Sample] = []
     rss: list[tuple[float, int]] = []
+    probes: list[tuple[float, float, float]] = []
     url = gateway.base_url + "/chat/completions"
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
@@ -352,6 +363,7 @@ async def drive(
             now = time.perf_counter() - t0
             if now >= next_rss:
                 rss.append((now, gateway.rss_bytes()))
+                probes.append((now, os.getloadavg()[0], gateway.cpu_seconds()))
                 next_rss = now + 1.0
                 if progress is not None and task_id is not None:
                     progress.update(task_id, completed=min(now, seconds))
@@ -371,7 +383,7 @@ async def drive(
         if tasks:
             await asyncio.gather(*tasks)
         rss.append((time.perf_counter() - t0, gateway.rss_bytes()))
-    result = SoakResult(seconds, rate, samples, rss, warmup_s, window_s)
+    result = SoakResult(seconds, rate, samples, rss, warmup_s, window_s, probes)
     result.summarise()
     return result
 
@@ -451,7 +463,7 @@ def main() -> None:
             progress=progress,
         )
     table = Table(title=f"soak: {args.rate:g} req/s for {args.minutes:g} min, route auto ({args.router}), keys + log")
-    for col in ("window from", "requests", "p50 ms", "p99 ms", "p99 / first"):
+    for col in ("window from", "requests", "p50 ms", "p99 ms", "p99 / first", "gateway CPU ms/req", "load avg"):
         table.add_column(col, justify="right")
     for w in r.windows:
         table.add_row(
@@ -460,6 +472,8 @@ def main() -> None:
             f"{w['p50_ms']:.1f}",
             f"{w['p99_ms']:.1f}",
             f"{w['p99_ms'] / r.windows[0]['p99_ms']:.2f}",
+            f"{w['gateway_cpu_ms_per_req']:.2f}",
+            f"{w['load']:.1f}",
         )
     console.print(table)
     load_after = os.getloadavg()
