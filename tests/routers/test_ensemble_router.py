@@ -23,8 +23,8 @@ def test_features_separate_arithmetic_from_prose() -> None:
     assert f.shape == (2, len(FEATURE_NAMES))
     col = {name: i for i, name in enumerate(FEATURE_NAMES)}
     assert f[0, col["n_options"]] == 4 and f[1, col["n_options"]] == 0
-    assert f[0, col["numeric_options"]] == 1 and f[0, col["numbers"]] == 7
-    assert f[0, col["math_symbols"]] == 2 and f[1, col["digit_fraction"]] == 0
+    assert f[0, col["numeric_options"]] == 1 and f[0, col["numbers"]] == pytest.approx(np.log1p(7))
+    assert f[0, col["math_symbols"]] == pytest.approx(np.log1p(2)) and f[1, col["digit_fraction"]] == 0
     assert feature_matrix([]).shape == (0, len(FEATURE_NAMES))
     with pytest.raises(TypeError):
         feature_matrix("one string")
@@ -64,3 +64,19 @@ def test_knn_tunes_k_on_a_sample_without_seeing_itself(embedder: object, mmlu_tw
     assert small.k_ >= 20 and full.k_ >= 20
     with pytest.raises(ValueError, match="tune_size"):
         KNNRouter(tune_size=0)
+
+
+def test_probe_only_ensemble_stores_no_prompts(
+    embedder: object, mmlu_two_subjects: ResultsTable, tmp_path: object
+) -> None:
+    from wayfare.routers import load_router, save_router
+
+    table = mmlu_two_subjects
+    router = make_router("ensemble", embedder=embedder, knn_weight=0.0).fit(table)  # type: ignore[arg-type]
+    folder = save_router(router, tmp_path / "probe")  # type: ignore[operator]
+    with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+        assert not [k for k in npz.files if k.startswith("knn.")]
+    loaded = load_router(folder, embedder=embedder)  # type: ignore[arg-type]
+    np.testing.assert_allclose(loaded.score(table.prompts[:30]), router.score(table.prompts[:30]), atol=1e-6)
+    huge = "print(1+2*3)\n" * 2000  # a long code prompt far outside the training data stays a sane probability
+    assert 0.0 < float(loaded.score([huge])[0]) < 1.0

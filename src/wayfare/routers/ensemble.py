@@ -6,6 +6,7 @@
   lexical features (:mod:`wayfare.routers.text_features`: lengths, digits, math symbols, answer options), scaled by
   ``feature_scale``: per-prompt difficulty signal the embedding misses.
 
+``knn_weight=0`` keeps the probe alone (no kNN is fitted or stored): a 20 KB router scoring in ~0.05 ms.
 Predictions are ``knn_weight`` × kNN + (1 − ``knn_weight``) × probe, per model, so a pair score stays
 P(strong does better) + ½ P(tie) and N-model routing works unchanged. The router reads the prompt text
 (``needs_text``): the vector-level methods take ``prompts=`` next to the embeddings.
@@ -66,19 +67,22 @@ class EnsembleRouter(BaseRouter):
         self.feature_mean_ = f.mean(axis=0)
         self.feature_std_ = np.where(f.std(axis=0) > 1e-9, f.std(axis=0), 1.0)
         self.knn_, self.probe_ = self._members()
-        self.knn_.fit_vectors(x, table)
+        if self.knn_weight > 0:  # knn_weight=0: the lexical probe alone (small and fast: no stored prompts)
+            self.knn_.fit_vectors(x, table)
         self.probe_.fit_vectors(self._probe_input(x, table.prompts), table)
 
     def _predict(self, x: NDArray[np.float32]) -> FloatArray:
         raise ValueError("the ensemble router also reads the prompt text: pass prompts=...")  # needs_text guards it
 
     def _predict_text(self, x: NDArray[np.float32], prompts: Sequence[str]) -> FloatArray:
-        knn = self.knn_.predict_vectors(x)
         probe = self.probe_.predict_vectors(self._probe_input(x, prompts))
+        if self.knn_weight == 0:
+            return probe
+        knn = self.knn_.predict_vectors(x)
         return self.knn_weight * knn + (1.0 - self.knn_weight) * probe
 
     def _get_state(self) -> tuple[JSONDict, Arrays]:
-        knn_state, knn_arrays = self.knn_._get_state()
+        knn_state, knn_arrays = self.knn_._get_state() if self.knn_weight > 0 else ({}, {})
         probe_state, probe_arrays = self.probe_._get_state()
         arrays: Arrays = {f"knn.{k}": v for k, v in knn_arrays.items()}
         arrays.update({f"probe.{k}": v for k, v in probe_arrays.items()})
@@ -91,7 +95,8 @@ class EnsembleRouter(BaseRouter):
         if list(state.get("features", [])) != list(FEATURE_NAMES):
             raise ValueError("the artifact's lexical features differ from this wayfare's (retrain the router)")
         self.knn_, self.probe_ = self._members()
-        for member, prefix in ((self.knn_, "knn"), (self.probe_, "probe")):
+        members = ((self.knn_, "knn"), (self.probe_, "probe")) if self.knn_weight > 0 else ((self.probe_, "probe"),)
+        for member, prefix in members:
             member.models_ = self.models_
             member._set_state(
                 state[prefix], {k.removeprefix(prefix + "."): v for k, v in arrays.items() if k.startswith(prefix)}
