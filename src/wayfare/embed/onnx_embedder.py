@@ -16,11 +16,12 @@ from wayfare.embed.tokenize import BudgetTokenizer
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 
 
-def session_options(threads: int | None, *, spinning: bool = True) -> ort.SessionOptions:
+def session_options(threads: int | None, *, spinning: bool = False) -> ort.SessionOptions:
     """Options for low single-prompt latency: sequential execution, all graph optimisations, fixed threads.
 
-    `spinning=False` makes idle intra-op threads sleep instead of busy-waiting between calls (only matters with
-    more than one thread): it frees the core for other work (e.g. the gateway's event loop) at some latency cost.
+    `spinning=False` (the default) makes idle intra-op threads sleep instead of busy-waiting (only matters with more
+    than one thread). On this project's shared 2-core machine, busy-waiting doubled the CPU time of a call and made
+    it slower, not faster (docs/EMBEDDINGS.md).
     """
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -60,7 +61,7 @@ class OnnxEmbedder:
         threads: int | None = None,
         batch_size: int = 32,
         workers: int = 1,
-        spinning: bool = True,
+        spinning: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
