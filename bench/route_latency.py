@@ -69,9 +69,15 @@ def main() -> None:
             for i in range(len(vectors)):
                 start = time.perf_counter()
                 if isinstance(policy, ThresholdPolicy):
-                    policy.choose(float(router.score_vectors(vectors[i : i + 1])[0]), router.strong_, router.weak_)
+                    policy.choose(
+                        float(router.score_vectors(vectors[i : i + 1], prompts[i : i + 1])[0]),
+                        router.strong_,
+                        router.weak_,
+                    )
                 else:
-                    policy.choose(router.predict_vectors(vectors[i : i + 1]), router.models_, prices)
+                    policy.choose(
+                        router.predict_vectors(vectors[i : i + 1], prompts[i : i + 1]), router.models_, prices
+                    )
                 head.append((time.perf_counter() - start) * 1000)
             table.add_row(
                 name,

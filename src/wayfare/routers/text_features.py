@@ -4,7 +4,7 @@ of the *difficulty* signal it misses (on GSM8K they add ~+0.03 APGR to a linear 
 
 Counts are log-scaled and every feature is bounded by a slowly growing function of the prompt length, so a long
 chat or code prompt far from the training data cannot push a linear model to an extreme score. Pure Python +
-NumPy, ~10 µs per prompt.
+NumPy, ~0.03 ms for a short prompt and < 0.1 ms for any (only the first :data:`WINDOW` characters are read).
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ _NEGATION = re.compile(r"\b(NOT|EXCEPT|LEAST|not|except)\b")
 _ROMAN = re.compile(r"\bI+\b.*\bII\b")
 _ABOVE = re.compile(r"(?i)(all|none|both) of the above")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+WINDOW = 1000  # characters read per prompt: bounds the cost (< 0.1 ms) whatever the prompt length
+_DIGITS = b"0123456789"
+_UPPER = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 def split_options(prompt: str) -> tuple[str, list[str]]:
@@ -54,10 +57,13 @@ def split_options(prompt: str) -> tuple[str, list[str]]:
 
 
 def prompt_features(prompt: str) -> list[float]:
-    """The features of one prompt, in :data:`FEATURE_NAMES` order."""
-    stem, options = split_options(prompt)
+    """The features of one prompt, in :data:`FEATURE_NAMES` order. Only the first :data:`WINDOW` characters are
+    read (the embedder sees even fewer), except for the total length."""
+    text = prompt[:WINDOW]
+    stem, options = split_options(text)
     lengths = np.array([len(o) for o in options], dtype=np.float64) if options else np.zeros(1)
-    n = max(len(prompt), 1)
+    n = max(len(text), 1)
+    ascii_text = text.encode("ascii", "ignore")  # bytes.translate counts in C
     return [
         float(np.log1p(len(prompt))),
         float(np.log1p(len(stem))),
@@ -65,18 +71,18 @@ def prompt_features(prompt: str) -> list[float]:
         float(np.log1p(lengths.max())),
         float(lengths.std() / (lengths.mean() + 1.0)),
         float(min(len(options), 10)),
-        sum(c.isdigit() for c in prompt) / n,
-        float(np.log1p(len(_MATH.findall(prompt)))),
+        (len(ascii_text) - len(ascii_text.translate(None, _DIGITS))) / n,
+        float(np.log1p(len(_MATH.findall(text)))),
         float(bool(options) and all(_NUMERIC.fullmatch(o or "x") is not None for o in options)),
         float(_NEGATION.search(stem) is not None),
-        float("Statement 1" in prompt),
-        float(_ROMAN.search(prompt) is not None),
-        float(_ABOVE.search(prompt) is not None),
-        float("___" in prompt),
-        float(np.log1p(prompt.count("\n"))),
+        float("Statement 1" in text),
+        float("II" in text and _ROMAN.search(text) is not None),
+        float("of the above" in text.lower() and _ABOVE.search(text) is not None),
+        float("___" in text),
+        float(np.log1p(text.count("\n"))),
         float("?" in stem),
-        sum(c.isupper() for c in prompt) / n,
-        float(np.log1p(len(_NUMBER.findall(prompt)))),
+        (len(ascii_text) - len(ascii_text.translate(None, _UPPER))) / n,
+        float(np.log1p(len(_NUMBER.findall(text)))),
     ]
 
 
