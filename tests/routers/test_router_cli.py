@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +15,7 @@ from wayfare.routers import read_meta
 
 runner = CliRunner()
 
-PROMPTS = [
+PROMPTS: list[dict[str, object]] = [
     {"id": "a", "prompt": "What is 2 + 2?"},
     {
         "id": 7,
@@ -33,7 +34,7 @@ def write_jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-def read_jsonl(path: Path) -> list[dict[str, object]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -43,9 +44,9 @@ def test_score_with_the_shipped_default_pair_router(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = read_jsonl(out)
     assert [r["id"] for r in rows] == ["a", 7]
-    assert all(set(r) == {"id", "score"} and 0.0 <= float(r["score"]) <= 1.0 for r in rows)  # type: ignore[arg-type]
+    assert all(set(r) == {"id", "score"} and 0.0 <= float(r["score"]) <= 1.0 for r in rows)
     # the last user message is what is scored: a hard proof needs the strong model more than 2 + 2
-    assert float(rows[1]["score"]) > float(rows[0]["score"])  # type: ignore[arg-type]
+    assert float(rows[1]["score"]) > float(rows[0]["score"])
 
 
 def test_score_with_the_shipped_n_model_router(tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_score_with_the_shipped_n_model_router(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = read_jsonl(out)
     meta = read_meta(Path(__file__).parents[2] / "src/wayfare/routers/defaults/n")
-    assert all(list(r["scores"]) == meta["models"] for r in rows)  # type: ignore[arg-type]
+    assert all(list(r["scores"]) == meta["models"] for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,7 @@ def test_train_then_calibrate_then_score(tmp_path: Path) -> None:
     assert calib["target"] == {"strong_share": 0.25}
     out = tmp_path / "s.jsonl"
     runner.invoke(app, ["score", "--router", str(folder), "--input", str(src), "--output", str(out)])
-    strong = [float(r["score"]) >= calib["threshold"] for r in read_jsonl(out)]  # type: ignore[arg-type]
+    strong = [float(r["score"]) >= calib["threshold"] for r in read_jsonl(out)]
     assert sum(strong) == 10
     bad = runner.invoke(app, ["calibrate", "--router", str(folder), "--input", str(src)])
     assert bad.exit_code == 2 and "exactly one of" in bad.output
