@@ -219,3 +219,15 @@ def test_shipped_default_pair_router_is_scored_on_any_pair(tmp_path: Path) -> No
     entry = metrics["routers"]["default"]  # type: ignore[index]
     assert entry["kind"] == "artifact (scored without training)"
     assert 0.0 <= entry["cpt50"] <= 1.0
+
+
+def test_embedder_option_is_recorded_and_bad_spec_is_an_error(tmp_path: Path) -> None:
+    data = tmp_path / "mtb"
+    write_mt_bench(data, {STRONG: 1.0, WEAK: 0.7})
+    out = tmp_path / "out"
+    args = ["--data", str(data), "--format", "mt-bench", "--routers", "logreg", "--folds", "3", "--out", str(out)]
+    code, output, metrics, _ = run_eval([*args, "--embedder", "static-256:64"])
+    assert code == 0, output
+    assert metrics is not None and metrics["embedder"] == "static-256:64"
+    code, output, _, _ = run_eval([*args, "--embedder", "static-256:lots"])
+    assert code != 0 and "NAME:MAX_TOKENS" in output

@@ -54,20 +54,24 @@ def _load_table(benchmark: str | None, data: Path | None, fmt: str | None) -> Re
     return load_table(data, fmt)
 
 
-def _embedder() -> Embedder:
-    """The default embedder, memoised in memory and on disk so each prompt is embedded once across runs."""
+def _embedder(spec: str) -> Embedder:
+    """The embedder ``name[:max_tokens]``, memoised in memory and on disk: each prompt is embedded once across runs."""
     from wayfare.embed import CachedEmbedder, load_embedder
     from wayfare.embed.store import cache_root
 
-    return CachedEmbedder(load_embedder("default"), cache_root() / "embeddings")
+    name, _, budget = spec.partition(":")
+    if budget and not budget.isdigit():
+        raise UsageError(f"--embedder takes NAME or NAME:MAX_TOKENS, got {spec!r}")
+    inner = load_embedder(name, max_tokens=int(budget)) if budget else load_embedder(name)
+    return CachedEmbedder(inner, cache_root() / "embeddings")
 
 
 def run(
-    table: ResultsTable, routers: str | None, config: EvalConfig, out: Path
+    table: ResultsTable, routers: str | None, config: EvalConfig, out: Path, embedder_spec: str = "default"
 ) -> tuple[EvalResult, dict[str, Path], list[str]]:
     """Evaluate and write the report (shared by ``eval`` and ``demo``)."""
     names = parse_names(routers)
-    embedder = _embedder() if needs_embedder(names) else None
+    embedder = _embedder(embedder_spec) if needs_embedder(names) else None
     specs, notes = resolve_routers(names, embedder, config.seed)
     with _progress() as progress:
         result = evaluate(table, specs, config, embedder=embedder, progress=progress)
@@ -124,6 +128,12 @@ def eval_command(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds, the random baseline and the bootstrap."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% CIs (0 = none)."),
+    embedder: str = typer.Option(
+        "default",
+        "--embedder",
+        "-e",
+        help="Embedder of the routers trained here: NAME[:MAX_TOKENS] (see `wayfare models list`).",
+    ),
 ) -> None:
     """Evaluate routers on a benchmark: APGR/CPT (two models) or AIQ (N models), with 95% CIs and a report."""
     try:
@@ -133,7 +143,7 @@ def eval_command(
             raise UsageError(f"--bootstrap must be >= 0, got {bootstrap}")
         table = _load_table(benchmark, data, fmt)
         config = EvalConfig(folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak)
-        result, paths, notes = run(table, routers, config, out)
+        result, paths, notes = run(table, routers, config, out, embedder)
     except _expected_errors() as exc:
         raise _fail(exc) from None
     for note in notes:
@@ -158,6 +168,12 @@ def demo_command(
     routers: str = typer.Option(DEMO_ROUTERS, "--routers", "-r", help="Routers to evaluate (as for `wayfare eval`)."),
     folds: int = typer.Option(5, "--folds", "-k", help="k-fold cross-validation."),
     seed: int = typer.Option(0, "--seed", help="Seed of the folds, the random baseline and the bootstrap."),
+    embedder: str = typer.Option(
+        "default",
+        "--embedder",
+        "-e",
+        help="Embedder of the routers trained here: NAME[:MAX_TOKENS] (see `wayfare models list`).",
+    ),
 ) -> None:
     """Run the evaluator on the bundled MMLU and GSM8K data (GPT-4 vs Mixtral) and print what routing would save."""
     from wayfare.data import load_benchmark
@@ -167,7 +183,7 @@ def demo_command(
         for name in DEMO_BENCHMARKS:
             table = load_benchmark(name)
             config = EvalConfig(folds=folds, seed=seed)
-            result, paths, _ = run(table, routers, config, out / name)
+            result, paths, _ = run(table, routers, config, out / name, embedder)
             m = result.metrics
             console.print(f"\n[bold]{name}[/bold]: {m['n_prompts']} prompts, strong {m['strong']}, weak {m['weak']}")
             for router, entry in m["routers"].items():
