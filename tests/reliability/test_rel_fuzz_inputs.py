@@ -279,12 +279,6 @@ class NoRowsScorer:
         return []  # fewer rows than prompts
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (gateway/batching.py, being rewritten): a router returning fewer rows than prompts raises in "
-    "ScoreBatcher._drain's strict zip, outside the try; the waiting futures are never resolved and the request "
-    "hangs until the client gives up. Fix: check len(rows) == len(texts) in ScoreBatcher._run.",
-)
 def test_a_router_returning_no_rows_does_not_hang_the_request() -> None:
     with MockUpstream() as mock:
         config = parse_config(CONFIG.replace("URL", mock.base_url).replace("router: default", "router: norows"))

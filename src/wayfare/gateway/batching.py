@@ -82,7 +82,10 @@ class ScoreBatcher:
         the others)."""
         t0 = time.thread_time()
         try:
-            return list(self.fn(texts)), time.thread_time() - t0
+            rows = list(self.fn(texts))
+            if len(rows) != len(texts):
+                raise ValueError(f"router returned {len(rows)} rows for {len(texts)} prompts")
+            return rows, time.thread_time() - t0
         except Exception:
             if len(texts) == 1:
                 raise
