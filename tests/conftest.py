@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import os
 import socket
-from urllib.parse import urlsplit
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote, urlsplit
 
+import psycopg
 import pytest
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -52,3 +56,34 @@ def postgres_url() -> str:
 def redis_url() -> str:
     """URL of a reachable Redis; tests must isolate themselves (own key prefix) and clean up."""
     return _require_url("Redis", os.environ.get("WAYFARE_TEST_REDIS_URL", DEFAULT_REDIS_URL), 6379)
+
+
+@contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A fresh schema in the test database, dropped afterwards; yields a URL whose search_path is that schema."""
+    schema = f"wayfare_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(base_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Each test using it runs twice: on a SQLite file and on PostgreSQL in its own schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/wayfare.db"
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL scoped to a fresh schema (dropped after the test)."""
+    with postgres_schema(postgres_url) as url:
+        yield url
