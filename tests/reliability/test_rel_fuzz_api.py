@@ -3,6 +3,8 @@ public operation; never a 5xx of the gateway's making, every error in OpenAI's f
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +37,16 @@ OPERATIONS = [
     ("GET", "/ready"),
 ]
 EXAMPLES = 40
+
+
+@pytest.fixture(autouse=True)
+def _ieee_floats() -> None:
+    """Some native library loaded earlier in the same process (built with -ffast-math) switches this thread's FPU to
+    flush subnormals to zero, and hypothesis then refuses to generate floats. Restore the default FP environment
+    (glibc's FE_DFL_ENV is the pointer -1) so the fuzzing does not depend on test order."""
+    libm = ctypes.util.find_library("m")
+    if libm is not None:
+        ctypes.CDLL(libm).fesetenv(ctypes.c_void_p(-1))
 
 
 @pytest.fixture(scope="module")
