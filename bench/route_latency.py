@@ -16,7 +16,10 @@ from rich.table import Table
 
 from wayfare.data import load_benchmark
 from wayfare.embed import load_embedder
+from wayfare.embed.base import Embedder
 from wayfare.routers import ThresholdPolicy, TradeoffPolicy, decide, load_router
+from wayfare.routers.artifact import read_meta
+from wayfare.routers.registry import shipped_router_path
 
 
 def prompts_of_length(texts: list[str], words: int, n: int) -> list[str]:
@@ -30,6 +33,13 @@ def prompts_of_length(texts: list[str], words: int, n: int) -> list[str]:
     return out
 
 
+def artifact_embedder(name: str, threads: int) -> Embedder:
+    """The embedder (``<model>:<max_tokens>``) the shipped router ``name`` was trained on, with ``threads``."""
+    label = str(read_meta(shipped_router_path(name))["embedder"]["name"])
+    model, _, tokens = label.rpartition(":")
+    return load_embedder(model, max_tokens=int(tokens), threads=threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=300)
@@ -38,9 +48,10 @@ def main() -> None:
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    embedder = load_embedder("default", max_tokens=128, threads=args.threads)
+    embedder = artifact_embedder("default", args.threads)
     pair = load_router("default", embedder=embedder)
-    multi = load_router("default-n", embedder=embedder)
+    n_embedder = artifact_embedder("default-n", args.threads)
+    multi = load_router("default-n", embedder=n_embedder)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     load_router("default", embedder=embedder)
@@ -50,12 +61,18 @@ def main() -> None:
     policy_pair, policy_n = ThresholdPolicy(0.5), TradeoffPolicy(0.5)
 
     console = Console()
-    table = Table(title=f"routing decision latency, embedder {embedder.name}, {args.threads} thread(s)")
+    table = Table(
+        title=f"routing decision latency, embedders {embedder.name} (default) / {n_embedder.name} (default-n), "
+        f"{args.threads} thread(s)"
+    )
     for col in ("router", "prompt", "p50 ms", "p99 ms", "max ms", "score+policy p50 ms"):
         table.add_column(col)
     for label, words in (("~50 tok", 38), ("~128 tok", 98), ("~1000 tok", 770)):
         prompts = prompts_of_length(texts, words, args.repeats)
-        for name, router, policy in (("default", pair, policy_pair), ("default-n", multi, policy_n)):
+        for name, router, policy, emb in (
+            ("default", pair, policy_pair, embedder),
+            ("default-n", multi, policy_n, n_embedder),
+        ):
             for p in prompts[:10]:
                 decide(router, p, policy, prices)  # warm up
             times = []
@@ -64,7 +81,7 @@ def main() -> None:
                 decide(router, p, policy, prices)
                 times.append((time.perf_counter() - start) * 1000)
             arr = np.asarray(times)
-            vectors = embedder.embed(prompts[:50])
+            vectors = emb.embed(prompts[:50])
             head = []
             for i in range(len(vectors)):
                 start = time.perf_counter()

@@ -34,7 +34,13 @@ def serve_command(
     api_key: str | None = typer.Option(None, help="Quick start: upstream API key (or os.environ/NAME)."),
     strong_model: str | None = typer.Option(None, help="Quick start: the strong (expensive) model."),
     weak_model: str | None = typer.Option(None, help="Quick start: the weak (cheap) model."),
-    threshold: float = typer.Option(0.5, min=0.0, max=1.0, help="Quick start: route `auto`'s threshold."),
+    threshold: float | None = typer.Option(
+        None,
+        min=0.0,
+        max=1.0,
+        help="Quick start: route `auto`'s threshold (default: the router's calibrated 50%-strong threshold, "
+        "0.5 if it has none).",
+    ),
     router: str = typer.Option("default", help="Quick start: router of route `auto`."),
     database_url: str | None = typer.Option(
         None,
@@ -55,6 +61,11 @@ def serve_command(
             if database_url is not None:
                 cfg = cfg.model_copy(update={"database_url": database_url})
         elif all(v is not None for v in quick):
+            if threshold is None:
+                threshold, why = calibrated_threshold(router)
+                console.print(
+                    f"route auto: threshold {threshold:g} ({why}; set --threshold to change)", highlight=False
+                )
             cfg = quickstart_config(
                 str(base_url), str(strong_model), str(weak_model), api_key=api_key, threshold=threshold,
                 router=router, database_url=database_url or "sqlite:///wayfare.db",
@@ -85,6 +96,24 @@ def serve_command(
     except Exception as exc:  # e.g. the store cannot be opened
         raise _fail(f"{type(exc).__name__}: {exc}") from None
     uvicorn.run(app, **kwargs)  # type: ignore[arg-type]
+
+
+def calibrated_threshold(router: str) -> tuple[float, str]:
+    """The threshold stored in a router artifact's calibration (``wayfare calibrate`` / ``make train-default``) and
+    where it came from; 0.5 when the artifact has none or cannot be read (loading the router reports that)."""
+    from wayfare.routers.artifact import read_meta
+    from wayfare.routers.registry import SHIPPED, shipped_router_path
+
+    if router in ("strong", "weak", "random"):
+        return 0.5, f"router {router} has no calibration"
+    try:
+        cal = read_meta(shipped_router_path(router) if router in SHIPPED else router).get("calibration") or {}
+        value = float(cal["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.5, f"router {router} has no calibrated threshold"
+    share = cal.get("strong_share")
+    where = cal.get("measured_on", "a prompt sample")
+    return value, f"calibrated: {share:.0%} strong on {where}" if isinstance(share, float) else f"calibrated on {where}"
 
 
 def mock_upstream_command(

@@ -64,8 +64,8 @@ def load_scorer(name: str) -> Scorer:
 
 
 def _serving_embedder(name: str) -> Any:
-    """The embedder a router artifact names, with onnxruntime threads = the CPUs this process may run on (a gateway
-    pinned to one core: 1 thread; the default, one per core, spins two threads on one core and doubles the CPU)."""
+    """The embedder a router artifact names, with one onnxruntime thread unless ``WAYFARE_EMBED_THREADS`` says
+    otherwise (2 threads were no faster per decision on the 2-core test machine and worse under load)."""
     from wayfare.routers.artifact import read_meta
     from wayfare.routers.registry import SHIPPED, shipped_router_path
 
@@ -81,7 +81,10 @@ def _serving_embedder(name: str) -> Any:
     model, _, tokens = str(label).rpartition(":")
     if not model or not tokens.isdigit():
         model, tokens = str(label), "128"
-    return load_embedder(model, max_tokens=int(tokens), threads=len(os.sched_getaffinity(0)))
+    threads = os.environ.get("WAYFARE_EMBED_THREADS", "1")
+    if not threads.isdigit() or int(threads) < 1:
+        raise ValueError(f"WAYFARE_EMBED_THREADS must be a positive integer, got {threads!r}")
+    return load_embedder(model, max_tokens=int(tokens), threads=int(threads))
 
 
 def _text(content: object) -> str:

@@ -32,6 +32,13 @@ from wayfare.routers.registry import DEFAULTS_DIR, make_router
 from wayfare.routers.training import embed_with_progress
 
 PAIR_ROUTER: dict[str, Any] = {"name": "ensemble", "knn_weight": 0.0}  # the lexical linear probe alone
+# The static token table reading the first 128 tokens: the only tried embedder inside issue 3's decision-latency
+# budget with room to spare (minilm-l3-int8:32 misses the 1,000 decisions/s batch target); its 5-fold APGR equals
+# MiniLM-L6:128's (docs/ROUTERS.md, "Shipped defaults").
+DEFAULT_EMBEDDER = "static-256:128"
+N_EMBEDDER = "minilm-l6-int8:128"  # default-n: AIQ 0.605 here vs 0.586 (minilm-l3-int8:32), 0.578 (static-256:128)
+CALIBRATION_SHARES = (0.2, 0.3, 0.5)
+CALIBRATION_SAMPLE = 3000  # prompts drawn (seed 0) from the three training sources, in proportion to their size
 N_ROUTER: dict[str, Any] = {"name": "irt", "dims": 8}
 LLMROUTER_PAIR = ("llama-3.1-nemotron-51b-instruct", "llama-3.1-8b-instruct")
 
@@ -68,6 +75,28 @@ def kfold_apgr(x: NDArray[np.float32], table: ResultsTable, params: dict[str, An
     return apgr(pair_curve(scores, table.column("weak"), table.column("strong")))
 
 
+def calibrate_shares(scores: NDArray[np.float64], source: str) -> JSONDict:
+    """Thresholds sending 20% / 30% / 50% of a fixed-seed sample of the training prompts to the strong model.
+
+    The top-level ``threshold`` (50%) is what the gateway quick start uses when no ``--threshold`` is given."""
+    from wayfare.routers.policies import threshold_for_share
+
+    rows = np.random.default_rng(0).choice(len(scores), size=min(CALIBRATION_SAMPLE, len(scores)), replace=False)
+    sample = np.asarray(scores)[rows]
+    by_share: JSONDict = {}
+    for share in CALIBRATION_SHARES:
+        t = threshold_for_share(sample, share)
+        by_share[f"{share:.2f}"] = {"threshold": round(t, 5), "strong_share": round(float(np.mean(sample >= t)), 4)}
+    half = by_share[f"{0.5:.2f}"]
+    return {
+        "threshold": half["threshold"],
+        "strong_share": half["strong_share"],
+        "target": {"strong_share": 0.5},
+        "by_strong_share": by_share,
+        "measured_on": f"{len(rows)} prompts drawn with seed 0 from {source} (in-sample scores of this router)",
+    }
+
+
 def train_pair(embedder: Embedder, out: Path) -> JSONDict:
     llm = load_benchmark("llmrouter")
     train_rows = np.asarray(llm.meta["train_rows"], dtype=np.int64)
@@ -85,6 +114,7 @@ def train_pair(embedder: Embedder, out: Path) -> JSONDict:
     params = {k: v for k, v in PAIR_ROUTER.items() if k != "name"}
     router = make_router(PAIR_ROUTER["name"], embedder=embedder, **params)
     router.fit_vectors(np.vstack(vectors), table)
+    router.calibration_ = calibrate_shares(router.score_vectors(np.vstack(vectors), table.prompts), table.name)
     router.training_["sources"] = {
         "mmlu": "RouteLLM MMLU, gpt-4-1106-preview (strong) vs Mixtral-8x7B-Instruct (weak), 14,037 prompts",
         "gsm8k": "RouteLLM GSM8K, same pair, 1,307 prompts",
@@ -129,18 +159,25 @@ def train_n(embedder: Embedder, out: Path) -> JSONDict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from wayfare.embed import CachedEmbedder, load_embedder
-
     parser = argparse.ArgumentParser(description="Train the routers shipped in wayfare/routers/defaults/.")
     parser.add_argument("--output", type=Path, default=DEFAULTS_DIR)
-    parser.add_argument("--embedder", default="default")
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="<model>:<max_tokens>, e.g. minilm-l6-int8:128")
+    parser.add_argument("--n-embedder", default=N_EMBEDDER, help="embedder of default-n, same form")
+    parser.add_argument("--only", choices=("pair", "n"), help="train only this one")
     parser.add_argument("--cache", default=os.environ.get("WAYFARE_EMBED_CACHE"), help="embedding cache folder")
     args = parser.parse_args(argv)
-    embedder: Embedder = load_embedder(args.embedder, max_tokens=128)
-    if args.cache:
-        embedder = CachedEmbedder(embedder, path=args.cache)
-    print("pair:", train_pair(embedder, args.output / "pair"))
-    print("n:", train_n(embedder, args.output / "n"))
+    if args.only != "n":
+        print("pair:", train_pair(_open(args.embedder, args.cache), args.output / "pair"))
+    if args.only != "pair":
+        print("n:", train_n(_open(args.n_embedder, args.cache), args.output / "n"))
+
+
+def _open(label: str, cache: str | None) -> Embedder:
+    from wayfare.embed import CachedEmbedder, load_embedder
+
+    model, _, tokens = label.partition(":")
+    embedder: Embedder = load_embedder(model, max_tokens=int(tokens or 128), threads=1)
+    return CachedEmbedder(embedder, path=cache) if cache else embedder
 
 
 if __name__ == "__main__":
