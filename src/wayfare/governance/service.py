@@ -24,6 +24,7 @@ from wayfare.governance.config import GovernanceConfig
 from wayfare.governance.errors import GovernanceError, unauthorized
 from wayfare.governance.keys import KeyCache, SqlKeyStore, VirtualKey, constant_time_equal, hash_secret
 from wayfare.governance.ratelimit import Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from wayfare.governance.redis_gate import RedisGate
 from wayfare.store.base import RequestLogStore
 
 MASTER_KEY_ENV = "WAYFARE_MASTER_KEY"
@@ -104,6 +105,8 @@ class Governance:
         self.pricing = pricing
         self.redis = redis
         self.shared = redis is not None
+        self.gate = RedisGate.for_pair(self.ledger, self.limiter)
+        """Budgets + rate limits in one Redis script per side of the call (None with in-process counters)."""
         self._pending: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ construction
@@ -138,11 +141,14 @@ class Governance:
             gov.ledger = RedisLedger(client, gov._spent_since, prefix)
             gov.limiter = RedisRateLimiter(client, prefix=prefix)
             gov.cache = RedisCache(client, prefix)
+            gov.gate = RedisGate.for_pair(gov.ledger, gov.limiter)
         return gov
 
     async def aclose(self) -> None:
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.gate is not None:
+            await self.gate.aclose()
         await self.ledger.aclose()
         await self.limiter.aclose()
         await self.cache.aclose()
@@ -247,9 +253,9 @@ class Governance:
         self, principal: Principal, models: Sequence[str], body: Mapping[str, Any], fallbacks: Sequence[str] = ()
     ) -> Ticket:
         """Reserve the estimated cost against the key's and team's budgets and count the request against the
-        rpm/tpm limits of the key and of ``models`` (the requested name and the model chosen for it). Both checks
-        run concurrently (one round trip of wall time on Redis). Raises a 429 :class:`GovernanceError`; a
-        reservation is released when a rate limit refuses (a budget refusal still counts one request)."""
+        rpm/tpm limits of the key and of ``models`` (the requested name and the model chosen for it). On Redis both
+        run as one script (one round trip). Raises a 429 :class:`GovernanceError`; a reservation is released when a
+        rate limit refuses (a budget refusal still counts one request)."""
         ticket = Ticket()
         scopes = self.budget_scopes(principal)
         rpm, tpm = self.limits(principal, models)
@@ -259,6 +265,10 @@ class Governance:
             ticket.estimate_usd = estimate_cost(
                 self.pricing, [*models, *fallbacks], body, self.config.default_max_tokens
             )
+        if self.gate is not None:
+            ticket.reservation = await self.gate.admit(scopes, ticket.estimate_usd, rpm, tpm)
+            ticket.tpm_scopes = [s for s, _ in tpm]
+            return ticket
         reserve = self.ledger.reserve(scopes, ticket.estimate_usd) if scopes else _none()
         acquire = self.limiter.acquire(rpm, tpm) if rpm or tpm else _none()
         if self.shared:  # network round trips: overlap them
@@ -276,7 +286,11 @@ class Governance:
         return ticket
 
     async def settle(self, ticket: Ticket, cost_usd: float | None, tokens: int) -> None:
-        """Replace the reservation by the real cost and charge the tokens to the tpm windows (concurrently)."""
+        """Replace the reservation by the real cost and charge the tokens to the tpm windows (one script on
+        Redis)."""
+        if self.gate is not None:
+            await self.gate.settle(ticket.reservation, cost_usd or 0.0, ticket.tpm_scopes, tokens)
+            return
         settle = self.ledger.settle(ticket.reservation, cost_usd or 0.0) if ticket.reservation is not None else _none()
         add = self.limiter.add_tokens(ticket.tpm_scopes, tokens) if ticket.tpm_scopes and tokens > 0 else _none()
         if self.shared:
@@ -288,6 +302,9 @@ class Governance:
     def settle_soon(self, ticket: Ticket, cost_usd: float | None, tokens: int) -> None:
         """:meth:`settle` in a task (from synchronous code such as the request-log hook); awaited on close."""
         if ticket.reservation is None and not ticket.tpm_scopes:
+            return
+        if self.gate is not None:  # batched with the other settlements in flight: one round trip for all
+            self.gate.settle_soon(ticket.reservation, cost_usd or 0.0, ticket.tpm_scopes, tokens)
             return
         ledger, limiter = self.ledger, self.limiter
         if isinstance(ledger, MemoryLedger) and isinstance(limiter, MemoryRateLimiter):  # no I/O: settle inline
