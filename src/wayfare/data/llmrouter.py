@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 
 from wayfare.data.errors import DataFormatError
+from wayfare.data.jsonlines import json_objects
 from wayfare.data.prices import ModelPrice, PriceTable, fill_costs
 from wayfare.data.table import ResultsTable
 
@@ -38,16 +39,11 @@ def _tasks(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file (LLMRouter query_data is needed for the task of each row)")
     out: dict[str, str] = {}
-    for lineno, line in enumerate(path.read_bytes().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise DataFormatError(f"{path}:{lineno}: not valid JSON: {exc}") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("query"), str):
+    for lineno, obj in json_objects(path):
+        query = obj.get("query")
+        if not isinstance(query, str):
             raise DataFormatError(f"{path}:{lineno}: expected an object with a string 'query'")
-        out.setdefault(obj["query"], str(obj.get("task_name") or "unknown"))
+        out.setdefault(query, str(obj.get("task_name") or "unknown"))
     return out
 
 

@@ -10,36 +10,18 @@ score -1, dropped), rescaled from the judge's 1-10 scale to [0, 1] as ``(s - 1) 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 from wayfare.data.errors import DataFormatError
+from wayfare.data.jsonlines import json_objects
 from wayfare.data.prices import PriceTable, fill_costs
 from wayfare.data.routellm import contaminated_prompts
 from wayfare.data.table import ResultsTable
 
 RAW_MIN, RAW_MAX = 1.0, 10.0
 JUDGEMENT_FILES = ("judgements.jsonl", "judgments.jsonl")
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as exc:
-        raise DataFormatError(f"{path}: cannot read: {exc}") from exc
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise DataFormatError(f"{path}:{lineno}: not valid JSON: {exc}") from None
-        if not isinstance(obj, dict):
-            raise DataFormatError(f"{path}:{lineno}: expected a JSON object")
-        yield lineno, obj
 
 
 def judge_name(judge: object) -> str:
@@ -61,7 +43,7 @@ def load_mt_bench(path: str | Path, *, prices: PriceTable | None = None, judge: 
     questions: dict[str, tuple[str, str]] = {}
     order: list[str] = []
     n_contaminated = 0
-    for lineno, q in _rows(q_path):
+    for lineno, q in json_objects(q_path):
         turns = q.get("turns")
         if "question_id" not in q or not isinstance(turns, list) or not turns or not isinstance(turns[0], str):
             raise DataFormatError(f"{q_path}:{lineno}: needs 'question_id' and a non-empty list of string 'turns'")
@@ -75,7 +57,7 @@ def load_mt_bench(path: str | Path, *, prices: PriceTable | None = None, judge: 
         order.append(qid)
 
     judgements: list[tuple[str, str, str, float]] = []
-    for lineno, r in _rows(j_path):
+    for lineno, r in json_objects(j_path):
         missing = [k for k in ("question_id", "model", "judge", "score") if k not in r]
         if missing:
             raise DataFormatError(f"{j_path}:{lineno}: missing {', '.join(missing)}")

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import orjson
 
 from wayfare.data.errors import DataFormatError
+from wayfare.data.jsonlines import json_objects
 from wayfare.data.prices import CHARS_PER_TOKEN, PriceTable, estimate_tokens, fill_costs
 from wayfare.data.table import ResultsTable
 
@@ -51,16 +51,11 @@ def contaminated_prompts(path: Path) -> set[str]:
     if not path.is_file():
         return set()
     out: set[str] = set()
-    for lineno, line in enumerate(path.read_bytes().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise DataFormatError(f"{path}:{lineno}: not valid JSON: {exc}") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("eval_prompt"), str):
+    for lineno, obj in json_objects(path):
+        prompt = obj.get("eval_prompt")
+        if not isinstance(prompt, str):
             raise DataFormatError(f"{path}:{lineno}: expected an object with a string 'eval_prompt'")
-        out.add(obj["eval_prompt"])
+        out.add(prompt)
     return out
 
 
