@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +58,25 @@ def normalise_url(database_url: str | None) -> URL:
     raise ValueError(f"unsupported database URL scheme {url.drivername!r}: use sqlite:///path.db or postgresql://...")
 
 
+def _set_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent, so usually a no-op). Switching needs an exclusive lock, and SQLite
+    answers "database is locked" at once, without its busy handler, when another connection opens the file at
+    the same moment: retry with backoff up to the busy timeout."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _sqlite_engine(url: URL) -> sa.Engine:
     engine = sa.create_engine(
         url,
@@ -70,7 +91,7 @@ def _sqlite_engine(url: URL) -> sa.Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a process kill
         cursor.close()
 
