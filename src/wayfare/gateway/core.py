@@ -23,6 +23,7 @@ from wayfare.gateway.routing import Decision, Router
 from wayfare.governance.errors import GovernanceError
 from wayfare.governance.service import Governance, Principal, Ticket
 from wayfare.observability.observer import Observer
+from wayfare.observability.tracing import now_ns
 from wayfare.providers.anthropic import AnthropicProvider
 from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
@@ -70,6 +71,7 @@ class Gateway:
             config.governance, database_url=config.database_url, redis_url=config.redis_url, pricing=self.pricing
         )
         self.observer = Observer(config.observability)  # metrics, dashboard, prompt previews
+        self.tracing = self.observer.tracing  # None unless observability.tracing.enabled
         self.shadow = ShadowRunner.for_gateway(self)  # None unless a route has `shadow:` (and there is a store)
         self.reloader = RouterReloader.for_gateway(self)  # routers promoted in the store's registry
         self.ready = False
@@ -90,6 +92,7 @@ class Gateway:
         await self.client.aclose()
         if self.gov is not None:
             await self.gov.aclose()
+        self.observer.aclose()
 
     # ------------------------------------------------------------------ request path
     async def handle(self, endpoint: Endpoint, raw: bytes, headers: Mapping[str, str]) -> Response:
@@ -158,9 +161,14 @@ class Gateway:
 
         async def call(model: str) -> JSON:
             cfg = self.models[model]
-            return await self.providers[model].request(
-                ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
-            )
+            if ctx.span is None or self.tracing is None:
+                return await self.providers[model].request(
+                    ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
+                )
+            with self.tracing.upstream(ctx.span, model, cfg.provider, cfg.upstream_model):
+                return await self.providers[model].request(
+                    ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
+                )
 
         t_up = time.perf_counter()
         try:
@@ -202,7 +210,14 @@ class Gateway:
 
         async def call(model: str) -> ChunkStream:
             cfg = self.models[model]
-            return await self.providers[model].stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
+            if ctx.span is None or self.tracing is None:
+                return await self.providers[model].stream(
+                    {**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint
+                )
+            with self.tracing.upstream(ctx.span, model, cfg.provider, cfg.upstream_model):  # to the first chunk
+                return await self.providers[model].stream(
+                    {**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint
+                )
 
         t_up = time.perf_counter()
         try:
@@ -263,8 +278,8 @@ class _Context:
     """What one request carries from resolution to its log record."""
 
     __slots__ = (
-        "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "t0", "ticket",
-        "upstream_ms",
+        "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "span", "t0",
+        "ticket", "upstream_ms",
     )  # fmt: skip
 
     def __init__(
@@ -283,6 +298,7 @@ class _Context:
         self.principal: Principal | None = None
         self.ticket: Ticket | None = None
         self.upstream_ms: float | None = None
+        self.span = gw.tracing.start_request(endpoint, headers, now_ns(t0)) if gw.tracing is not None else None
 
     def headers_for(self, model: str) -> dict[str, str]:
         h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
@@ -361,3 +377,7 @@ class _Context:
             self.gw.observer.observe(record, self.endpoint, self.body)
         with contextlib.suppress(Exception):  # the log must never fail a request
             self.gw.sink.submit(record)
+        if self.span is not None and self.gw.tracing is not None:
+            span, self.span = self.span, None
+            with contextlib.suppress(Exception):  # nor must tracing
+                self.gw.tracing.finish(span, record, str(self.body.get("model")))

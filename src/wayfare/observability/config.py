@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wayfare.observability.tracing import TracingConfig
+
 
 class ObservabilityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -22,3 +24,5 @@ class ObservabilityConfig(BaseModel):
     timeline_hours: float = Field(default=24.0, gt=0)
     eval_dir: str | None = None
     """An output folder of ``wayfare share`` (share.json) or ``wayfare eval`` (metrics.json) shown at /ui."""
+    tracing: TracingConfig = TracingConfig()
+    """OpenTelemetry traces (opt-in): one span per request, one child span per upstream attempt."""

@@ -10,6 +10,7 @@ from wayfare.observability.config import ObservabilityConfig
 from wayfare.observability.live import LiveView
 from wayfare.observability.metrics import GatewayMetrics
 from wayfare.observability.preview import make_preview, request_prompt
+from wayfare.observability.tracing import Tracing
 from wayfare.store.record import RequestRecord
 
 
@@ -22,6 +23,7 @@ class Observer:
         self.metrics = GatewayMetrics() if c.metrics else None
         self.live = LiveView(size=c.live_decisions, bucket_s=c.timeline_bucket_s, keep_s=c.timeline_hours * 3600)
         self._preview = c.prompt_preview != "off" and c.preview_chars > 0
+        self.tracing = Tracing(c.tracing) if c.tracing.enabled else None
 
     def observe(self, record: RequestRecord, endpoint: str, body: Mapping[str, Any]) -> None:
         if self._preview and record.prompt_preview is None:
@@ -31,6 +33,10 @@ class Observer:
         if self.metrics is not None:
             self.metrics.observe(record)
         self.live.add(record)
+
+    def aclose(self) -> None:
+        if self.tracing is not None:
+            self.tracing.shutdown()
 
     def set_thresholds(self, thresholds: Mapping[str, float]) -> None:
         if self.metrics is not None:
