@@ -79,3 +79,30 @@ def test_cheap_scorers_run_inline_after_one_measured_call(inline_below_ms: float
     assert batcher.inline is expect_inline
     on_loop = {"MainThread"} if expect_inline else set()
     assert scorer.threads == {"wayfare-router_0", *on_loop}  # the first call always measures in the worker
+
+
+def test_stopping_the_gateway_stops_its_scoring_threads() -> None:
+    import httpx
+
+    from wayfare.gateway.testing import GatewayStack
+
+    config = """
+models:
+  - {{name: strong, model: up-strong, base_url: {url}}}
+  - {{name: weak, model: up-weak, base_url: {url}}}
+routes:
+  - {{name: auto, router: random, strong: strong, weak: weak, threshold: 0.5}}
+database_url: none
+"""
+    before = {t.ident for t in threading.enumerate() if t.name.startswith("wayfare-router")}
+    with GatewayStack(config) as s:
+        r = httpx.post(
+            s.base_url + "/chat/completions", json={"model": "auto", "messages": [{"role": "user", "content": "a"}]}
+        )
+        assert r.status_code == 200 and r.headers["x-wayfare-route"] == "auto"
+        started = {t.ident for t in threading.enumerate() if t.name.startswith("wayfare-router")} - before
+        assert started, "the first routed request is scored in the route's worker thread"
+    for t in threading.enumerate():
+        if t.ident in started:
+            t.join(timeout=5)
+    assert not {t.ident for t in threading.enumerate() if t.name.startswith("wayfare-router")} & started

@@ -90,6 +90,10 @@ class Gateway:
             await self.shadow.drain()
         await self.sink.aclose()
         await self.client.aclose()
+        self.router.close()  # the routes' scoring threads
+        if self.reloader is not None:
+            for rt in self.reloader.original.values():
+                rt.close()
         if self.gov is not None:
             await self.gov.aclose()
         self.observer.aclose()

@@ -156,6 +156,11 @@ class RouteRuntime:
             else:
                 self.batcher = ScoreBatcher(self.score_batch)
 
+    def close(self) -> None:
+        """Stop the scoring thread (queued prompts are cancelled; call when no request uses this route)."""
+        if self.batcher is not None:
+            self.batcher.close()
+
     def score_batch(self, texts: Sequence[str]) -> Any:
         """Pair route: P(strong needed) per text; N-model route: predicted score of each candidate per text."""
         assert self.scorer is not None
@@ -216,6 +221,10 @@ class Router:
                 self.routes[r.name] = RouteRuntime(r, s, pricing=pricing)
         self.sessions: OrderedDict[str, str] = OrderedDict()
         self.max_sessions = config.session_cache_size
+
+    def close(self) -> None:
+        for rt in self.routes.values():
+            rt.close()
 
     @classmethod
     def from_config(cls, config: GatewayConfig, pricing: Pricing | None = None) -> Router:
