@@ -70,6 +70,17 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         m = gw.observer.metrics
         if m is None:
             return error_response(404, "metrics are disabled (observability.metrics: false)", "invalid_request_error")
+        if gw.observer.config.metrics_auth:
+            if gw.gov is None or gw.gov.master_key is None:
+                return error_response(
+                    403, "observability.metrics_auth is on but no master key is set (WAYFARE_MASTER_KEY)",
+                    "permission_error",
+                )  # fmt: skip
+            if not gw.gov.is_master(request.headers):
+                return error_response(
+                    401, "/metrics needs the master key: 'Authorization: Bearer <master key>'.",
+                    "invalid_request_error", "invalid_api_key",
+                )  # fmt: skip
         return Response(m.exposition(), media_type=CONTENT_TYPE)
 
     async def health(request: Request) -> Response:

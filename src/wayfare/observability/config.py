@@ -14,6 +14,10 @@ class ObservabilityConfig(BaseModel):
 
     metrics: bool = True
     """Serve Prometheus metrics at ``/metrics``."""
+    metrics_auth: bool = False
+    """``/metrics`` answers only with the master key (``Authorization: Bearer <master key>``; Prometheus:
+    ``authorization: {credentials_file: ...}``). Off by default, as scrapers expect; the metrics hold route and model
+    names, spend and savings, never prompts or keys."""
     prompt_preview: Literal["off", "redacted", "full"] = "redacted"
     """What the dashboard and the request log keep of each prompt: nothing, a preview with e-mail addresses,
     long digit runs and key-like tokens masked, or the plain preview (both cut to ``preview_chars``)."""
