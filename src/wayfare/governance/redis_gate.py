@@ -20,15 +20,13 @@ and runs the script once more.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
-from redis.exceptions import NoScriptError
-
 from wayfare.governance.budgets import _KEEP_AFTER_PERIOD_MS, BudgetScope, RedisLedger, Reservation, budget_exceeded
 from wayfare.governance.ratelimit import Limit, RedisRateLimiter, rate_limited
+from wayfare.governance.redis_pipe import ConnectionLost, ScriptPipe
 from wayfare.store.record import utcnow
 
 # KEYS: budget counters (nb), rpm windows (nr), tpm windows (nw - nr), then the keys of queued settlements.
@@ -113,11 +111,13 @@ class RedisGate:
         if ledger.redis is not limiter.redis:
             raise ValueError("RedisGate needs a ledger and a limiter on the same Redis client")
         self.ledger, self.limiter = ledger, limiter
-        self._admit = ledger.redis.register_script(_ADMIT)
-        self._settle = ledger.redis.register_script(_SETTLE)
+        self.pipe = ScriptPipe(ledger.redis)
+        """The gate's own pipelined connection (the client's pool is not used on the request path)."""
         self.flush_after_s = flush_after_s
         self._queue: list[tuple[list[str], list[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._queued_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def for_pair(cls, ledger: object, limiter: object) -> RedisGate | None:
@@ -138,7 +138,8 @@ class RedisGate:
         windows = [*rpm, *tpm]
         keys = [*budget_keys, *(self.limiter.prefix + "rl:" + s for s, _ in windows)]
         seeds = [""] * len(scopes)
-        for _ in range(2):
+        lost = False
+        for _ in range(3):
             args: list[Any] = [len(scopes), len(rpm), self.limiter.window_ms, repr(float(amount)), len(windows)]
             for scope, seed, (_, _, end) in zip(scopes, seeds, counters, strict=True):
                 ttl = 0 if end is None else int((end - now).total_seconds() * 1000) + _KEEP_AFTER_PERIOD_MS
@@ -152,12 +153,15 @@ class RedisGate:
                 settle_keys += s_keys
                 args += [nbk, len(s_keys) - nbk, delta, tokens]
             try:
-                code, index, detail = await self._admit(keys=[*keys, *settle_keys], args=args)
-            except Exception:
+                code, index, detail = await self.pipe.evalsha(_ADMIT, [*keys, *settle_keys], args)
+            except Exception as exc:
                 # maybe applied, maybe not: drop them rather than risk applying twice (a dropped settlement leaves
                 # the reservation counted in full, which errs on the side of the budget)
                 if queued:
                     _log.warning("%d budget/tpm settlements lost with a failed Redis call", len(queued))
+                if isinstance(exc, ConnectionLost) and not lost:  # e.g. Redis restarted: once more, reconnected
+                    lost = True  # (if the lost call did run, this request is counted twice: errs on the safe side)
+                    continue
                 raise
             if code == 1:
                 return Reservation(budget_keys, amount) if scopes else None
@@ -192,46 +196,54 @@ class RedisGate:
         """Replace the reservation by the real cost (once) and charge ``tokens`` to the ``tpm`` windows."""
         call = self._settle_call(reservation, actual, tpm, tokens)
         if call is not None:
-            await self._settle(keys=call[0], args=call[1])
+            await self.pipe.evalsha(_SETTLE, call[0], call[1])
 
     def settle_soon(self, reservation: Reservation | None, actual: float, tpm: Sequence[str], tokens: int) -> None:
         """:meth:`settle` off the response path: queued, then applied by the next :meth:`admit`'s script (same round
-        trip) or, when no request comes within ``flush_after_s``, by one pipeline for the whole queue. Until then
-        the reservation stays counted in full, so budgets stay bounded as with :meth:`settle`. :meth:`aclose`
-        flushes."""
+        trip) or, when the queue is ``flush_after_s`` old, sent on its own (one pipelined write for the whole queue).
+        Until then the reservation stays counted in full, so budgets stay bounded as with :meth:`settle`.
+        :meth:`aclose` flushes."""
         call = self._settle_call(reservation, actual, tpm, tokens)
         if call is None:
             return
+        loop = asyncio.get_running_loop()
+        if not self._queue:
+            self._queued_at = loop.time()
         self._queue.append(call)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        if self._timer is None:
+            self._timer = loop.call_later(self.flush_after_s, self._on_timer)
 
-    async def _flush(self) -> None:
-        # the next admit usually carries the queue (no round trip of its own); this sends what is left after
+    def _on_timer(self) -> None:
+        # the next admit usually carries the queue (no call of its own); this sends a queue that has waited
         # flush_after_s, so a counter lags the real cost by at most that plus one round trip
-        await asyncio.sleep(self.flush_after_s)
-        await self._flush_now()
+        self._timer = None
+        if not self._queue:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._queued_at + self.flush_after_s - loop.time()
+        if wait > 0:  # a newer queue than the one this timer was set for
+            self._timer = loop.call_later(wait, self._on_timer)
+            return
+        task = loop.create_task(self._flush_now())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
 
     async def _flush_now(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            try:
-                pipe = self.ledger.redis.pipeline(transaction=False)
-                for keys, args in batch:
-                    pipe.evalsha(self._settle.sha, len(keys), *keys, *args)
-                results = await pipe.execute(raise_on_error=False)
-                for (keys, args), result in zip(batch, results, strict=True):
-                    if isinstance(result, NoScriptError):  # Redis lost its script cache: load and run again
-                        await self._settle(keys=keys, args=args)
-                    elif isinstance(result, Exception):
-                        raise result
-            except Exception:
-                _log.exception("budget/tpm settlement of %d requests failed", len(batch))
+            results = await asyncio.gather(
+                *(self.pipe.evalsha(_SETTLE, keys, args) for keys, args in batch), return_exceptions=True
+            )
+            failed = [r for r in results if isinstance(r, BaseException)]
+            if failed:
+                _log.error("budget/tpm settlement of %d of %d requests failed: %r", len(failed), len(batch), failed[0])
 
     async def aclose(self) -> None:
-        """Send the queued settlements now."""
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        """Send the queued settlements now, then close the gate's connection."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
         await self._flush_now()
+        await self.pipe.aclose()
