@@ -19,8 +19,6 @@ from wayfare.governance.redis_gate import RedisGate
 from wayfare.governance.redis_pipe import ScriptPipe, pack
 from wayfare.governance.service import connect_redis
 
-pytestmark = pytest.mark.services
-
 # a script no other test loads (so the first call meets NOSCRIPT); errors when ARGV[1] is "boom"
 _ECHO = f"""-- {uuid.uuid4().hex}
 if ARGV[1] == 'boom' then return redis.error_reply('ERR boom') end
@@ -34,6 +32,7 @@ def test_pack_is_the_redis_protocol() -> None:
     assert pack("é") == b"*1\r\n$2\r\n\xc3\xa9\r\n"
 
 
+@pytest.mark.services
 def test_concurrent_calls_get_their_own_replies_on_one_connection(redis_url: str, redis_prefix: str) -> None:
     async def main() -> None:
         client = aioredis.Redis.from_url(redis_url)
@@ -61,6 +60,7 @@ def test_concurrent_calls_get_their_own_replies_on_one_connection(redis_url: str
     asyncio.run(main())
 
 
+@pytest.mark.services
 def test_cancelled_callers_do_not_shift_replies(redis_url: str, redis_prefix: str) -> None:
     async def main() -> None:
         client = aioredis.Redis.from_url(redis_url)
@@ -84,6 +84,7 @@ def test_cancelled_callers_do_not_shift_replies(redis_url: str, redis_prefix: st
     asyncio.run(main())
 
 
+@pytest.mark.services
 def test_gate_survives_a_killed_connection_and_fails_when_redis_is_unreachable(
     redis_url: str, redis_prefix: str
 ) -> None:
@@ -112,5 +113,36 @@ def test_gate_survives_a_killed_connection_and_fails_when_redis_is_unreachable(
             await gate.admit([scope], 1.0, [("key:kill:rpm", 100)], [])
         await gate.aclose()
         await down.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_redis_that_stops_answering_fails_the_calls_within_twice_the_socket_timeout() -> None:
+    async def main() -> None:
+        handlers: list[asyncio.Task[None]] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+            while data := await reader.read(65536):  # answers the connect handshake, then nothing
+                if b"EVALSHA" not in data:
+                    writer.write(b"+OK\r\n" * data.count(b"\r\n$7\r\nSETINFO\r\n"))
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0?protocol=2&socket_timeout=0.2")
+        pipe = ScriptPipe(client)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        results = await asyncio.gather(*(pipe.evalsha("return 1", [], []) for _ in range(3)), return_exceptions=True)
+        waited = loop.time() - t0
+        assert all(isinstance(r, RedisConnectionError) and "no reply" in str(r) for r in results)
+        assert 0.2 <= waited < 1.0
+        await pipe.aclose()
+        await client.aclose()
+        server.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await server.wait_closed()
 
     asyncio.run(main())

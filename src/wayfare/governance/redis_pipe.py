@@ -48,10 +48,14 @@ class _Link:
     """One connection and the calls sent on it, oldest first."""
 
     conn: Any
+    timeout: float | None = None
+    """The client's socket_timeout (the watchdog's period)."""
     waiting: deque[asyncio.Future[Any]] = field(default_factory=deque)
     out: list[bytes] = field(default_factory=list)
     reader: asyncio.Task[None] | None = None
     writer: asyncio.Task[None] | None = None
+    replies: int = 0
+    watchdog: asyncio.TimerHandle | None = None
 
 
 class ScriptPipe:
@@ -79,15 +83,22 @@ class ScriptPipe:
             return await self.call(command)
 
     async def call(self, command: bytes) -> Any:
-        """Send one packed command (in the next write of this loop iteration's calls) and await its reply."""
+        """Send one packed command and await its reply. Alone on the connection (a quiet gateway) it is written at
+        once; otherwise it joins this loop iteration's other calls in one write."""
         link = self._link
         if link is None:
             link = await self._connect()
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         link.waiting.append(fut)
-        link.out.append(command)
-        if link.writer is None:  # the first call of this iteration: write them all once the others are queued
-            link.writer = asyncio.get_running_loop().create_task(self._write(link))
+        if len(link.waiting) == 1 and link.writer is None:
+            try:  # does not suspend unless the socket's buffer is full
+                await link.conn.send_packed_command(command, check_health=False)
+            except Exception as exc:
+                self._broken(link, exc)
+        else:
+            link.out.append(command)
+            if link.writer is None:  # the first of this iteration's calls: one write once the others are queued
+                link.writer = asyncio.get_running_loop().create_task(self._write(link))
         return await fut
 
     async def _connect(self) -> _Link:
@@ -96,12 +107,29 @@ class ScriptPipe:
         async with self._lock:
             if self._link is None:
                 pool = self.client.connection_pool
-                conn = pool.connection_class(**pool.connection_kwargs)
-                await conn.connect()
-                link = _Link(conn)
+                # no per-read/per-write timeout on this connection (redis-py wraps each in a timer or a task):
+                # the watchdog applies the client's socket_timeout to the calls instead
+                timeout = pool.connection_kwargs.get("socket_timeout")
+                conn = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
+                await asyncio.wait_for(conn.connect(), timeout)
+                link = _Link(conn, timeout=timeout)
                 link.reader = asyncio.get_running_loop().create_task(self._read(link))
                 self._link = link
+                self._watch(link, 0, False)
             return self._link
+
+    def _watch(self, link: _Link, replies: int, waiting: bool) -> None:
+        """Every ``socket_timeout`` s (the client's; none: no watchdog): calls that were waiting at the last look
+        and saw no reply since fail, and the connection is dropped (a hung Redis costs at most 2 x the timeout)."""
+        timeout = link.timeout
+        if link is not self._link or not timeout:
+            return
+        if waiting and link.waiting and link.replies == replies:
+            self._broken(link, TimeoutError(f"no reply from Redis within {timeout} s"))  # the reader disconnects
+            return
+        link.watchdog = asyncio.get_running_loop().call_later(
+            timeout, self._watch, link, link.replies, bool(link.waiting)
+        )
 
     async def _write(self, link: _Link) -> None:
         data, link.out, link.writer = link.out, [], None
@@ -119,6 +147,7 @@ class ScriptPipe:
                     reply = await link.conn.read_response()
                 except ResponseError as exc:  # an error reply: only this call fails
                     reply = exc
+                link.replies += 1
                 fut = link.waiting.popleft()
                 if fut.done():  # its caller was cancelled; the reply is still consumed in order
                     continue
@@ -137,6 +166,8 @@ class ScriptPipe:
         """Fail every call waiting on ``link`` and let the next call open a new connection."""
         if self._link is link:
             self._link = None
+        if link.watchdog is not None:
+            link.watchdog.cancel()
         waiting, link.waiting, link.out = link.waiting, deque(), []
         for fut in waiting:
             if not fut.done():
