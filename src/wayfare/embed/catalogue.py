@@ -10,6 +10,7 @@ from wayfare.embed.sources import MINILM_L3_WHEEL, MINILM_L6_WHEEL
 DEFAULT_MODEL = "minilm-l6-int8"
 TOKENIZER = "tokenizer.json"
 ONNX_FILE = "model.onnx"
+TOKENLEARN_CORPUS = "wayfare bundled prompts (mmlu, gsm8k, llmrouter)"
 
 Step = Callable[[str], None]
 
@@ -47,6 +48,16 @@ CATALOGUE: dict[str, ModelSpec] = {
             256,
             "static token table distilled from MiniLM-L6 (model2vec-style)",
             (MINILM_L6_WHEEL.requirement,),
+        ),
+        *(
+            ModelSpec(
+                f"static-tl-{dim}",
+                "static",
+                dim,
+                f"static-{dim} fitted to minilm-l6-int8 on bundled prompts (tokenlearn-style)",
+                (MINILM_L6_WHEEL.requirement, TOKENLEARN_CORPUS),
+            )
+            for dim in (256, 384)
         ),
     )
 }

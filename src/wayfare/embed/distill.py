@@ -29,10 +29,8 @@ def zipf_weights(n: int, sif: float = SIF_COEFFICIENT) -> np.ndarray:
     return weights
 
 
-def distill_static(
-    encoder: bytes, tokenizer_file: Path, out_file: Path, *, dims: int = 256, batch_size: int = 1024
-) -> dict[str, Any]:
-    """Write the (vocab + 1, dims) float16 table to `out_file`; return facts for the manifest."""
+def token_vectors(encoder: bytes, tokenizer_file: Path, *, batch_size: int = 1024) -> np.ndarray:
+    """(vocab + 1, hidden) float32: each token embedded alone, then the empty text (`[CLS] [SEP]`) last."""
     tok = Tokenizer.from_file(str(tokenizer_file))
     vocab = tok.get_vocab_size()
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
@@ -50,14 +48,34 @@ def distill_static(
         )[0]
     empty = np.array([[cls_id, sep_id]], dtype=np.int64)
     raw[vocab] = session.run([OUTPUT_NAME], {"input_ids": empty, "attention_mask": np.ones_like(empty)})[0][0]
+    return raw
 
+
+def fit_pca(raw: np.ndarray, dims: int) -> PCA:
+    """The PCA of the token vectors (the last row, the empty text, is not part of the fit)."""
     pca = PCA(n_components=dims, svd_solver="full", random_state=0)
-    pca.fit(raw[:vocab])
-    table = pca.transform(raw).astype(np.float32)
+    pca.fit(raw[:-1])
+    return pca
+
+
+def weighted_table(raw: np.ndarray, pca: PCA) -> np.ndarray:
+    """(vocab + 1, dims) float32: the PCA'd token vectors times their Zipf weights (the empty row unweighted)."""
+    vocab = raw.shape[0] - 1
+    table: np.ndarray = pca.transform(raw).astype(np.float32)
     table[:vocab] *= zipf_weights(vocab)[:, None].astype(np.float32)
+    return table
+
+
+def distill_static(
+    encoder: bytes, tokenizer_file: Path, out_file: Path, *, dims: int = 256, batch_size: int = 1024
+) -> dict[str, Any]:
+    """Write the (vocab + 1, dims) float16 table to `out_file`; return facts for the manifest."""
+    raw = token_vectors(encoder, tokenizer_file, batch_size=batch_size)
+    pca = fit_pca(raw, dims)
+    table = weighted_table(raw, pca)
     np.save(out_file, table.astype(np.float16))  # half the file; a mean of float16 rows loses nothing measurable
     return {
-        "vocab": vocab,
+        "vocab": raw.shape[0] - 1,
         "dims": dims,
         "explained_variance": round(float(pca.explained_variance_ratio_.sum()), 4),
         "sif_coefficient": SIF_COEFFICIENT,
