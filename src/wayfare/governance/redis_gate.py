@@ -4,8 +4,9 @@
 before the call (reserve, acquire) and two after (settle, add tokens). ``RedisGate`` runs the same checks on the
 same keys as ONE script before (``admit``) and, after the call, queues the settlement + token charge
 (``settle_soon``) for the NEXT ``admit`` script to apply first, so under load a request costs one round trip in all
-(an idle gateway flushes its queue after ``flush_after_s`` in one pipeline). The outcomes are those of running the
-ledger and the limiter separately:
+(an idle gateway sends a queue ``flush_after_s`` old on its own). The calls go through :class:`ScriptPipe`, one
+pipelined connection per gate, not through the redis-py client's pool. The outcomes are those of running the ledger
+and the limiter separately:
 
 - a rate-limit refusal changes nothing (no request counted, no budget reserved);
 - a budget refusal still counts the request against the rpm windows (as the separate limiter would have);
