@@ -8,6 +8,7 @@ from typing import Any
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import BaseRouter
 from wayfare.routers.baselines import OracleRouter, RandomRouter
+from wayfare.routers.blend import BlendRouter
 from wayfare.routers.ensemble import EnsembleRouter
 from wayfare.routers.forest import ForestRouter
 from wayfare.routers.irt import IRTRouter
@@ -26,6 +27,7 @@ _ROUTERS: dict[str, type[BaseRouter]] = {
         ForestRouter,
         IRTRouter,
         EnsembleRouter,
+        BlendRouter,
         RandomRouter,
         OracleRouter,
     )
