@@ -9,9 +9,10 @@ order they were sent). With 32 requests in flight, many calls share one write an
 
 Failure behaviour is the client's: an unreachable Redis raises ``redis.exceptions.ConnectionError`` (after the
 connection's own connect retries); when the connection breaks, every call waiting on it fails with ``ConnectionLost``
-(a ``ConnectionError``: whether Redis ran it is unknown) and the next call reconnects. A Redis error reply fails only
-its own call (``NoScriptError`` is answered by loading the script and sending the call again: NOSCRIPT means it did
-not run).
+(a ``ConnectionError``: whether Redis ran it is unknown) and the next call reconnects; calls that get no reply for
+one to two ``socket_timeout`` periods fail with redis-py's ``TimeoutError`` and the connection is dropped. A Redis
+error reply fails only its own call (``NoScriptError`` is answered by loading the script and sending the call
+again: NOSCRIPT means it did not run).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | bytes | int | float
 
@@ -125,7 +127,8 @@ class ScriptPipe:
         if link is not self._link or not timeout:
             return
         if waiting and link.waiting and link.replies == replies:
-            self._broken(link, TimeoutError(f"no reply from Redis within {timeout} s"))  # the reader disconnects
+            # the calls fail with redis-py's TimeoutError (not ConnectionLost: a hung Redis is not worth a retry)
+            self._broken(link, RedisTimeoutError(f"no reply from Redis within {timeout} s"))  # the reader disconnects
             return
         link.watchdog = asyncio.get_running_loop().call_later(
             timeout, self._watch, link, link.replies, bool(link.waiting)
@@ -171,9 +174,12 @@ class ScriptPipe:
         waiting, link.waiting, link.out = link.waiting, deque(), []
         for fut in waiting:
             if not fut.done():
-                err = ConnectionLost(f"Redis connection lost: {exc!r}")
-                err.__cause__ = exc if isinstance(exc, Exception) else None
-                fut.set_exception(err)
+                if isinstance(exc, RedisTimeoutError):
+                    fut.set_exception(RedisTimeoutError(*exc.args))
+                else:
+                    err = ConnectionLost(f"Redis connection lost: {exc!r}")
+                    err.__cause__ = exc if isinstance(exc, Exception) else None
+                    fut.set_exception(err)
         if link.reader is not None and link.reader is not asyncio.current_task():
             link.reader.cancel()
 
