@@ -16,6 +16,7 @@ from wayfare.routers.knn import KNNRouter
 from wayfare.routers.linear import LogRegRouter
 from wayfare.routers.mf import MFRouter
 from wayfare.routers.sw_ranking import SWRankingRouter
+from wayfare.routers.task import TaskRouter
 
 _ROUTERS: dict[str, type[BaseRouter]] = {
     cls.kind: cls
@@ -28,6 +29,7 @@ _ROUTERS: dict[str, type[BaseRouter]] = {
         IRTRouter,
         EnsembleRouter,
         BlendRouter,
+        TaskRouter,
         RandomRouter,
         OracleRouter,
     )
