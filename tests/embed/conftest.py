@@ -67,17 +67,18 @@ def tiny() -> tuple[BertConfig, TinyWeights]:
 
 @pytest.fixture(scope="session")
 def default_dir() -> Path:
-    """Directory of the installed default model; fails (not skips) with the command to run when absent."""
+    """Directory of the installed reference transformer (minilm-l6-int8, the teacher of the default static model:
+    `wayfare models install` builds it too); fails (not skips) with the command to run when absent."""
     path = model_path("minilm-l6-int8")
     if not (path / "manifest.json").exists():
-        pytest.fail("the default embedding model is not built: run `wayfare models install` (make test does)")
+        pytest.fail("minilm-l6-int8 is not built: run `wayfare models install` (make test does)")
     return path
 
 
 @pytest.fixture(scope="session")
 def embedder(default_dir: Path) -> Embedder:
     try:
-        return load_embedder("default", auto_install=False, threads=1)
+        return load_embedder("minilm-l6-int8", auto_install=False, threads=1)
     except ModelError as err:
         pytest.fail(str(err))
 

@@ -60,10 +60,10 @@ def test_truncation_keeps_head_and_tail_drops_middle(embedder: Embedder) -> None
 
 
 def test_max_tokens_is_in_the_name_and_changes_vectors(mmlu_prompts: list[str], default_dir: Path) -> None:
-    short = load_embedder("default", max_tokens=16, auto_install=False, threads=1)
+    short = load_embedder("minilm-l6-int8", max_tokens=16, auto_install=False, threads=1)
     assert short.name == "minilm-l6-int8:16"
     long_prompt = mmlu_prompts[0] + " " + mmlu_prompts[1]
-    full = load_embedder("default", auto_install=False, threads=1)
+    full = load_embedder("minilm-l6-int8", auto_install=False, threads=1)
     assert float(short.embed([long_prompt])[0] @ full.embed([long_prompt])[0]) < 0.999
 
 
@@ -103,10 +103,10 @@ def test_optional_models_when_built(name: str, embedder: Embedder) -> None:
 
 
 def test_workers_do_not_change_vectors(embedder: Embedder, mmlu_prompts: list[str], default_dir: Path) -> None:
-    parallel = load_embedder("default", threads=1, workers=2, auto_install=False)
+    parallel = load_embedder("minilm-l6-int8", threads=1, workers=2, auto_install=False)
     np.testing.assert_array_equal(parallel.embed(mmlu_prompts[:10]), embedder.embed(mmlu_prompts[:10]))
     with pytest.raises(ValueError, match="workers"):
-        load_embedder("default", workers=0, auto_install=False)
+        load_embedder("minilm-l6-int8", workers=0, auto_install=False)
 
 
 def test_threads_and_spinning_do_not_change_vectors(
@@ -114,5 +114,5 @@ def test_threads_and_spinning_do_not_change_vectors(
 ) -> None:
     texts = mmlu_prompts[:4]
     for spinning in (False, True):
-        two = load_embedder("default", threads=2, spinning=spinning, auto_install=False)
+        two = load_embedder("minilm-l6-int8", threads=2, spinning=spinning, auto_install=False)
         np.testing.assert_allclose(two.embed(texts), embedder.embed(texts), atol=1e-6)

@@ -39,22 +39,22 @@ def test_installed_default_model_manifest(default_dir: Path) -> None:
 
 def test_install_is_idempotent_when_verified(default_dir: Path) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in default_dir.iterdir()}
-    assert install("default") == default_dir
+    assert install("minilm-l6-int8") == default_dir
     assert {p.name: p.stat().st_mtime_ns for p in default_dir.iterdir()} == before
 
 
 def test_corrupted_file_is_caught_on_load(default_dir: Path, private_cache: Path) -> None:
     copy = private_cache / "models" / "minilm-l6-int8"
     shutil.copytree(default_dir, copy)
-    assert load_embedder(auto_install=False).dim == 384
+    assert load_embedder("minilm-l6-int8", auto_install=False).dim == 384
     with (copy / "model.onnx").open("r+b") as fh:
         fh.seek(1000)
         byte = fh.read(1)
         fh.seek(1000)
         fh.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(ModelError, match=r"corrupted \(sha256 mismatch\).*wayfare models install --force"):
-        load_embedder(auto_install=False)
-    assert not is_installed("default")
+        load_embedder("minilm-l6-int8", auto_install=False)
+    assert not is_installed("minilm-l6-int8")
     row = next(r for r in status() if r.name == "minilm-l6-int8")
     assert not row.installed and row.problem and "corrupted" in row.problem
 

@@ -177,7 +177,7 @@ def test_learned_router_from_the_registry_and_the_report(tmp_path: Path) -> None
     assert metrics is not None
     knn = metrics["routers"]["knn"]  # type: ignore[index]
     assert knn["kind"] == "trained per fold" and 0 <= knn["apgr_ci"][0] <= knn["apgr_ci"][1]
-    assert str(metrics["embedder"]).startswith("minilm")
+    assert str(metrics["embedder"]) == "static-tl-256:128"  # the default embedder, named in the results
     assert "random is a baseline" in output
     page = (out / "report.html").read_text()
     assert "Measured on" in page and "40 evaluated prompts" in page and "3-fold" in page

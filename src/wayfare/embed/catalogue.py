@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from wayfare.embed.sources import MINILM_L3_WHEEL, MINILM_L6_WHEEL
 
-DEFAULT_MODEL = "minilm-l6-int8"
+DEFAULT_MODEL = "static-tl-256"  # routes like minilm-l6-int8 at ~0.2 ms (docs/EMBEDDINGS.md "The default")
 TOKENIZER = "tokenizer.json"
 ONNX_FILE = "model.onnx"
 TOKENLEARN_CORPUS = "wayfare bundled prompts (mmlu, gsm8k, llmrouter)"
@@ -31,7 +31,7 @@ CATALOGUE: dict[str, ModelSpec] = {
             "minilm-l6-int8",
             "onnx",
             384,
-            "all-MiniLM-L6-v2, per-channel dynamic int8 (default)",
+            "all-MiniLM-L6-v2, per-channel dynamic int8 (the reference transformer)",
             (MINILM_L6_WHEEL.requirement,),
         ),
         ModelSpec("minilm-l6-fp32", "onnx", 384, "all-MiniLM-L6-v2, float32", (MINILM_L6_WHEEL.requirement,)),

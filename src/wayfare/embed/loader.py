@@ -20,7 +20,7 @@ def load_embedder(
     spinning: bool = False,
     auto_install: bool = True,
 ) -> Embedder:
-    """Open embedding model `name` ("default" = minilm-l6-int8), checking every file's sha256.
+    """Open embedding model `name` ("default" = catalogue.DEFAULT_MODEL), checking every file's sha256.
 
     `threads` is onnxruntime's intra-op thread count per call (None: all cores; 1 for a serving process pinned to a
     core). `workers` > 1 embeds the batches of one `embed()` call concurrently (for bulk work, with `threads=1`
