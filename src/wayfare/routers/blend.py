@@ -142,7 +142,7 @@ class BlendRouter(BaseRouter):
         )
         if self.tfidf_weight > 0:
             arrays.update(
-                tfidf_vocab=np.asarray(self.vocab_.vocab, dtype=str),
+                tfidf_terms=np.frombuffer("\n".join(self.vocab_.vocab).encode(), dtype=np.uint8),  # no '\n' in a term
                 tfidf_idf=self.vocab_.idf,
                 tfidf_coef=self.tfidf_coef_,
                 tfidf_intercept=self.tfidf_intercept_,
@@ -170,8 +170,8 @@ class BlendRouter(BaseRouter):
         for name in ("feature_mean", "feature_std", "option_mean", "option_std"):
             setattr(self, name + "_", arrays[name].astype(np.float64))
         if self.tfidf_weight > 0:
-            self.vocab_ = TfidfVocabulary(
-                [str(t) for t in arrays["tfidf_vocab"]], arrays["tfidf_idf"].astype(np.float64)
-            )
+            raw = arrays["tfidf_terms"].tobytes().decode()
+            vocab = raw.split("\n") if raw else []
+            self.vocab_ = TfidfVocabulary(vocab, arrays["tfidf_idf"].astype(np.float64))
             self.tfidf_coef_ = arrays["tfidf_coef"].astype(np.float32)
             self.tfidf_intercept_ = arrays["tfidf_intercept"].astype(np.float32)
