@@ -28,7 +28,7 @@ def mixed_sample(n: int, seed: int) -> list[str]:
 
 def test_calibrated_thresholds_send_their_share_strong_on_a_fresh_sample() -> None:
     meta = read_meta(shipped_router_path("default"))
-    assert meta["embedder"]["name"] == "static-256:128"
+    assert meta["embedder"]["name"] == "static-tl-256:128"
     cal = meta["calibration"]
     router = load_router("default")
     scores = np.asarray(router.score(mixed_sample(1500, seed=123)))
@@ -54,14 +54,20 @@ def test_quick_start_threshold_is_the_calibrated_50_percent_one(tmp_path: Path) 
     assert "calibrated" in help_text
 
 
-def test_serving_embedder_uses_one_thread_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serving_embedder_uses_one_thread_unless_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("WAYFARE_EMBED_THREADS", raising=False)
     emb = _serving_embedder("default")
-    assert emb is not None and emb.name == "static-256:128"
-    onnx = _serving_embedder("default-n")  # MiniLM-L6 int8 through onnxruntime
+    assert emb is not None and emb.name == "static-tl-256:128"
+    assert _serving_embedder("default-n").name == "static-tl-256:128"  # both shipped routers share one embedder
+    transformer = tmp_path / "on-minilm"  # a router artifact naming the MiniLM-L6 int8 transformer
+    shutil.copytree(shipped_router_path("default"), transformer)
+    meta = read_meta(transformer)
+    meta["embedder"] = {"name": "minilm-l6-int8:128", "dim": 384}
+    write_meta(transformer, meta)
+    onnx = _serving_embedder(str(transformer))
     assert onnx.session.get_session_options().intra_op_num_threads == 1
     monkeypatch.setenv("WAYFARE_EMBED_THREADS", "2")
-    assert _serving_embedder("default-n").session.get_session_options().intra_op_num_threads == 2
+    assert _serving_embedder(str(transformer)).session.get_session_options().intra_op_num_threads == 2
     monkeypatch.setenv("WAYFARE_EMBED_THREADS", "zero")
     with pytest.raises(ValueError, match="WAYFARE_EMBED_THREADS"):
         _serving_embedder("default")

@@ -33,14 +33,14 @@ from wayfare.routers.registry import DEFAULTS_DIR, make_router
 from wayfare.routers.training import embed_with_progress
 
 PAIR_ROUTER: dict[str, Any] = {"name": "ensemble", "knn_weight": 0.0}  # the lexical linear probe alone
-# The static token table reading the first 128 tokens: the only tried embedder inside issue 3's decision-latency
-# budget with room to spare (minilm-l3-int8:32 misses the 1,000 decisions/s batch target); its 5-fold APGR equals
-# MiniLM-L6:128's (docs/ROUTERS.md, "Shipped defaults").
-DEFAULT_EMBEDDER = "static-256:128"
+# The default embedder (static-tl-256, the static table fitted to MiniLM-L6) reading the first 128 tokens: inside
+# issue 3's decision-latency budget with room to spare (minilm-l3-int8:32 misses the 1,000 decisions/s batch target);
+# its 5-fold APGR is level with MiniLM-L6:128's (docs/ROUTERS.md, "Shipped defaults"; docs/EMBEDDINGS.md).
+DEFAULT_EMBEDDER = "static-tl-256:128"
 # default-n: the task router on the static table. LLMRouter train 5-fold CV AIQ 0.695 (irt: 0.671 on this embedder,
 # 0.678 on minilm-l6-int8:128); de-leaked test AIQ 0.602 vs irt 0.578 here and 0.605 on MiniLM-L6, which is ~40x
 # slower per decision (docs/ROUTERS.md, "What was tried").
-N_EMBEDDER = "static-256:128"
+N_EMBEDDER = DEFAULT_EMBEDDER  # one embedder for both defaults (task on static-tl-256: CV AIQ 0.694, test 0.601)
 CALIBRATION_SHARES = (0.2, 0.3, 0.5)
 CALIBRATION_SAMPLE = 3000  # prompts drawn (seed 0) from the three training sources, in proportion to their size
 N_ROUTER: dict[str, Any] = {"name": "task"}
