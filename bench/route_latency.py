@@ -2,7 +2,8 @@
 
 Prints p50 / p99 / max per prompt length (~50, 128 and 1,000 tokens of real benchmark text) for the shipped default
 pair router (ThresholdPolicy) and the N-model router (TradeoffPolicy), and decisions/s in batch on distinct prompts.
-Run: .venv/bin/python bench/route_latency.py [--repeats 300] [--threads 1]
+Run: .venv/bin/python bench/route_latency.py [--repeats 300] [--threads 1] [--pair FOLDER] [--n FOLDER]
+(``--pair`` / ``--n``: a trained router folder to bench instead of the shipped ``default`` / ``default-n``.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from wayfare.embed import load_embedder
 from wayfare.embed.base import Embedder
 from wayfare.routers import ThresholdPolicy, TradeoffPolicy, decide, load_router
 from wayfare.routers.artifact import read_meta
-from wayfare.routers.registry import shipped_router_path
+from wayfare.routers.registry import SHIPPED, shipped_router_path
 
 
 def prompts_of_length(texts: list[str], words: int, n: int) -> list[str]:
@@ -34,8 +35,8 @@ def prompts_of_length(texts: list[str], words: int, n: int) -> list[str]:
 
 
 def artifact_embedder(name: str, threads: int) -> Embedder:
-    """The embedder (``<model>:<max_tokens>``) the shipped router ``name`` was trained on, with ``threads``."""
-    label = str(read_meta(shipped_router_path(name))["embedder"]["name"])
+    """The embedder (``<model>:<max_tokens>``) router ``name`` (shipped name or folder) was trained on."""
+    label = str(read_meta(shipped_router_path(name) if name in SHIPPED else name)["embedder"]["name"])
     model, _, tokens = label.rpartition(":")
     return load_embedder(model, max_tokens=int(tokens), threads=threads)
 
@@ -45,16 +46,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--threads", type=int, default=1, help="embedder intra-op threads (1 = one core)")
     parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--pair", default="default", help="pair router: 'default' or a router folder")
+    parser.add_argument("--n", default="default-n", help="N-model router: 'default-n' or a router folder")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
-    embedder = artifact_embedder("default", args.threads)
-    pair = load_router("default", embedder=embedder)
-    n_embedder = artifact_embedder("default-n", args.threads)
-    multi = load_router("default-n", embedder=n_embedder)
+    embedder = artifact_embedder(args.pair, args.threads)
+    pair = load_router(args.pair, embedder=embedder)
+    n_embedder = artifact_embedder(args.n, args.threads)
+    multi = load_router(args.n, embedder=n_embedder)
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    load_router("default", embedder=embedder)
+    load_router(args.pair, embedder=embedder)
     router_load_s = time.perf_counter() - t0
     texts = load_benchmark("mmlu").prompts
     prices = dict.fromkeys(multi.models_, 0.2)
@@ -62,7 +65,7 @@ def main() -> None:
 
     console = Console()
     table = Table(
-        title=f"routing decision latency, embedders {embedder.name} (default) / {n_embedder.name} (default-n), "
+        title=f"routing decision latency, embedders {embedder.name} ({args.pair}) / {n_embedder.name} ({args.n}), "
         f"{args.threads} thread(s)"
     )
     for col in ("router", "prompt", "p50 ms", "p99 ms", "max ms", "score+policy p50 ms"):
@@ -70,8 +73,8 @@ def main() -> None:
     for label, words in (("~50 tok", 38), ("~128 tok", 98), ("~1000 tok", 770)):
         prompts = prompts_of_length(texts, words, args.repeats)
         for name, router, policy, emb in (
-            ("default", pair, policy_pair, embedder),
-            ("default-n", multi, policy_n, n_embedder),
+            (args.pair, pair, policy_pair, embedder),
+            (args.n, multi, policy_n, n_embedder),
         ):
             for p in prompts[:10]:
                 decide(router, p, policy, prices)  # warm up
@@ -113,7 +116,7 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     console.print(
         f"batch: {len(prompts)} distinct ~50-token prompts in {elapsed:.2f} s = {len(prompts) / elapsed:.0f} "
-        "decisions/s (default pair router)"
+        f"decisions/s ({args.pair} pair router)"
     )
     console.print(f"load: embedder + both routers {load_s:.3f} s; one router artifact alone {router_load_s:.3f} s")
 
