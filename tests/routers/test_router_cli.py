@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -104,3 +105,30 @@ def test_train_then_calibrate_then_score(tmp_path: Path) -> None:
     assert sum(strong) == 10
     bad = runner.invoke(app, ["calibrate", "--router", str(folder), "--input", str(src)])
     assert bad.exit_code == 2 and "exactly one of" in bad.output
+
+
+def test_train_measures_on_the_tables_own_test_split_when_it_has_one(tmp_path: Path) -> None:
+    """LLMRouter ships train/test splits: the stored metrics come from its de-leaked test rows, not a random cut."""
+    folder = tmp_path / "task"
+    result = runner.invoke(app, ["train", "--router", "task", "--data", "llmrouter", "--output", str(folder)])
+    assert result.exit_code == 0, result.output
+    metrics = read_meta(folder)["metrics"]
+    assert metrics["holdout"].startswith("held-out test split (381 test rows")
+    assert metrics["holdout_prompts"] == 381
+    assert 0.0 < metrics["routed_argmax_mean_score"] <= 1.0
+
+
+def test_random_holdout_keeps_duplicate_prompts_on_one_side() -> None:
+    from wayfare.data import ResultsTable
+    from wayfare.routers.training import holdout_rows
+
+    prompts = [f"What is {i % 25} plus {i % 25}?" for i in range(100)]  # 25 texts, 4 rows each
+    rng = np.random.default_rng(1)
+    table = ResultsTable(
+        name="dup", prompt_ids=[str(i) for i in range(100)], prompts=prompts, models=["small", "big"],
+        scores=rng.integers(0, 2, size=(100, 2)).astype(float),
+    )  # fmt: skip
+    train, test, described = holdout_rows(table, 0.2, seed=0)
+    assert described.startswith("random 20% of the distinct prompts")
+    assert sorted([*train.tolist(), *test.tolist()]) == list(range(100))
+    assert len(test) == 20 and not {prompts[i] for i in test} & {prompts[i] for i in train}

@@ -53,10 +53,31 @@ def load_training_table(
     return table
 
 
+def holdout_rows(table: ResultsTable, fraction: float, seed: int) -> tuple[NDArray[Any], NDArray[Any], str]:
+    """(train rows, test rows, description): the table's own de-leaked test split when it has one, else a random
+    ``fraction`` of the distinct prompt texts, so that rows with the same text never straddle the two sides."""
+    from wayfare.eval.splits import has_holdout, holdout_split
+
+    if has_holdout(table):
+        split = holdout_split(table)
+        train, test = split.folds[0]
+        return train, test, split.description
+    texts, group = np.unique(np.asarray(table.prompts, dtype=object).astype(str), return_inverse=True)
+    held = np.zeros(len(texts), dtype=bool)
+    held[np.random.default_rng(seed).permutation(len(texts))[: max(1, round(fraction * len(texts)))]] = True
+    return (
+        np.flatnonzero(~held[group]),
+        np.flatnonzero(held[group]),
+        f"random {fraction:.0%} of the distinct prompts (seed {seed})",
+    )
+
+
 def holdout_metrics(
     router: BaseRouter, x: NDArray[np.float32], table: ResultsTable, *, fraction: float, seed: int
 ) -> JSONDict:
-    """Fit a copy of ``router`` on a random (1 − fraction) of the rows and measure it on the rest.
+    """Fit a copy of ``router`` on the training rows and measure it on held-out rows: the table's own test split
+    when it has one (LLMRouter; test rows whose text is in train are dropped), else a random ``fraction`` of the
+    distinct prompt texts (rows with the same text stay on one side).
 
     Pair: APGR, CPT(50%), CPT(80%) of the score; N models: mean score of the model with the highest predicted score
     vs the best single model, and the mean squared error of the predicted scores.
@@ -65,15 +86,17 @@ def holdout_metrics(
     from wayfare.eval.metrics import apgr, cpt
     from wayfare.routers.registry import make_router
 
-    rng = np.random.default_rng(seed)
-    perm = rng.permutation(len(table))
-    n_test = max(1, round(fraction * len(table)))
-    test, train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    train, test, described = holdout_rows(table, fraction, seed)
     probe = make_router(router.kind, embedder=router.embedder, **router.get_params())
     probe.fit_vectors(x[train], table.subset(train))
     held = table.subset(test)
     texts = held.prompts
-    out: dict[str, Any] = {"holdout_fraction": fraction, "holdout_prompts": int(n_test), "seed": seed}
+    out: dict[str, Any] = {
+        "holdout": described,
+        "holdout_fraction": round(len(test) / len(table), 6),
+        "holdout_prompts": len(test),
+        "seed": seed,
+    }
     if probe.is_pair:
         known = ~np.isnan(held.column(probe.strong_)) & ~np.isnan(held.column(probe.weak_))
         curve = pair_curve(
