@@ -34,6 +34,7 @@ from wayfare.traffic.reload import RouterReloader
 from wayfare.traffic.shadow import ShadowRunner
 
 _JSON = "application/json"
+_NO_SPAN = contextlib.nullcontext()
 
 
 def make_provider(model: ModelConfig, client: HttpClients) -> Provider:
@@ -165,11 +166,7 @@ class Gateway:
 
         async def call(model: str) -> JSON:
             cfg = self.models[model]
-            if ctx.span is None or self.tracing is None:
-                return await self.providers[model].request(
-                    ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
-                )
-            with self.tracing.upstream(ctx.span, model, cfg.provider, cfg.upstream_model):
+            with ctx.attempt_span(model):
                 return await self.providers[model].request(
                     ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
                 )
@@ -214,11 +211,7 @@ class Gateway:
 
         async def call(model: str) -> ChunkStream:
             cfg = self.models[model]
-            if ctx.span is None or self.tracing is None:
-                return await self.providers[model].stream(
-                    {**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint
-                )
-            with self.tracing.upstream(ctx.span, model, cfg.provider, cfg.upstream_model):  # to the first chunk
+            with ctx.attempt_span(model):  # to the first chunk
                 return await self.providers[model].stream(
                     {**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint
                 )
@@ -303,6 +296,14 @@ class _Context:
         self.ticket: Ticket | None = None
         self.upstream_ms: float | None = None
         self.span = gw.tracing.start_request(endpoint, headers, now_ns(t0)) if gw.tracing is not None else None
+
+    def attempt_span(self, model: str) -> contextlib.AbstractContextManager[object]:
+        """The trace span of one upstream attempt; a no-op when tracing is off."""
+        tracing = self.gw.tracing
+        if self.span is None or tracing is None:
+            return _NO_SPAN
+        cfg = self.gw.models[model]
+        return tracing.upstream(self.span, model, cfg.provider, cfg.upstream_model)
 
     def headers_for(self, model: str) -> dict[str, str]:
         h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
