@@ -197,3 +197,29 @@ def column_means(y: FloatArray) -> FloatArray:
     counts = known_mask(y).sum(axis=0)
     sums = np.nansum(y, axis=0)
     return np.where(counts > 0, sums / np.maximum(counts, 1), 0.5)
+
+
+def standardise(f: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Column means and standard deviations of a feature matrix (1 where a column is constant)."""
+    std = f.std(axis=0)
+    return f.mean(axis=0), np.where(std > 1e-9, std, 1.0)
+
+
+def members_state(members: Mapping[str, BaseRouter]) -> tuple[JSONDict, Arrays]:
+    """The state of a composite router's fitted sub-routers, each under its name (arrays as ``<name>.<array>``)."""
+    state: JSONDict = {}
+    arrays: Arrays = {}
+    for name, member in members.items():
+        state[name], member_arrays = member._get_state()
+        arrays.update({f"{name}.{k}": v for k, v in member_arrays.items()})
+    return state, arrays
+
+
+def load_members(
+    members: Mapping[str, BaseRouter], models: list[str], state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]
+) -> None:
+    """Restore sub-routers saved by :func:`members_state`."""
+    for name, member in members.items():
+        member.models_ = models
+        prefix = name + "."
+        member._set_state(state[name], {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)})

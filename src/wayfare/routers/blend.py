@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wayfare.embed.base import Embedder
-from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
+from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, load_members, members_state, standardise
 from wayfare.routers.knn import KNNRouter
 from wayfare.routers.linear import LogRegRouter, sigmoid
 from wayfare.routers.option_features import OPTION_FEATURE_NAMES, option_features
@@ -32,11 +32,6 @@ from wayfare.routers.tfidf import TfidfVocabulary
 
 if TYPE_CHECKING:
     from wayfare.data import ResultsTable
-
-
-def _standardise(f: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    std = f.std(axis=0)
-    return f.mean(axis=0), np.where(std > 1e-9, std, 1.0)
 
 
 class BlendRouter(BaseRouter):
@@ -78,6 +73,9 @@ class BlendRouter(BaseRouter):
     def _members(self) -> tuple[KNNRouter, LogRegRouter]:
         return KNNRouter(k=self.k, seed=self.seed), LogRegRouter(c=self.c, seed=self.seed)
 
+    def _fitted_members(self) -> dict[str, BaseRouter]:
+        return {"knn": self.knn_, "probe": self.probe_} if self.knn_weight > 0 else {"probe": self.probe_}
+
     # ------------------------------------------------------------------ features
     def _options(self, prompts: Sequence[str]) -> NDArray[np.float64]:
         if self.option_scale == 0:
@@ -94,8 +92,8 @@ class BlendRouter(BaseRouter):
     # ------------------------------------------------------------------ fit / predict
     def _fit(self, x: NDArray[np.float32], y: FloatArray, table: ResultsTable) -> None:
         prompts = list(table.prompts)
-        self.feature_mean_, self.feature_std_ = _standardise(feature_matrix(prompts))
-        self.option_mean_, self.option_std_ = _standardise(self._options(prompts))
+        self.feature_mean_, self.feature_std_ = standardise(feature_matrix(prompts))
+        self.option_mean_, self.option_std_ = standardise(self._options(prompts))
         self.knn_, self.probe_ = self._members()
         if self.knn_weight > 0:
             self.knn_.fit_vectors(x, table)
@@ -130,10 +128,7 @@ class BlendRouter(BaseRouter):
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> tuple[JSONDict, Arrays]:
-        knn_state, knn_arrays = self.knn_._get_state() if self.knn_weight > 0 else ({}, {})
-        probe_state, probe_arrays = self.probe_._get_state()
-        arrays: Arrays = {f"knn.{k}": v for k, v in knn_arrays.items()}
-        arrays.update({f"probe.{k}": v for k, v in probe_arrays.items()})
+        members, arrays = members_state(self._fitted_members())
         arrays.update(
             feature_mean=self.feature_mean_,
             feature_std=self.feature_std_,
@@ -148,8 +143,7 @@ class BlendRouter(BaseRouter):
                 tfidf_intercept=self.tfidf_intercept_,
             )
         state = {
-            "knn": knn_state,
-            "probe": probe_state,
+            **members,
             "features": list(FEATURE_NAMES),
             "option_features": list(OPTION_FEATURE_NAMES),
         }
@@ -161,12 +155,7 @@ class BlendRouter(BaseRouter):
         ):
             raise ValueError("the artifact's prompt features differ from this wayfare's (retrain the router)")
         self.knn_, self.probe_ = self._members()
-        members = ((self.knn_, "knn"), (self.probe_, "probe")) if self.knn_weight > 0 else ((self.probe_, "probe"),)
-        for member, prefix in members:
-            member.models_ = self.models_
-            member._set_state(
-                state[prefix], {k.removeprefix(prefix + "."): v for k, v in arrays.items() if k.startswith(prefix)}
-            )
+        load_members(self._fitted_members(), self.models_, state, arrays)
         for name in ("feature_mean", "feature_std", "option_mean", "option_std"):
             setattr(self, name + "_", arrays[name].astype(np.float64))
         if self.tfidf_weight > 0:

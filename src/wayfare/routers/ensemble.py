@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wayfare.embed.base import Embedder
-from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
+from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, load_members, members_state, standardise
 from wayfare.routers.knn import KNNRouter
 from wayfare.routers.linear import LogRegRouter
 from wayfare.routers.text_features import FEATURE_NAMES, feature_matrix
@@ -63,9 +63,7 @@ class EnsembleRouter(BaseRouter):
         return np.hstack([x, self.feature_scale * f]).astype(np.float32)
 
     def _fit(self, x: NDArray[np.float32], y: FloatArray, table: ResultsTable) -> None:
-        f = feature_matrix(table.prompts)
-        self.feature_mean_ = f.mean(axis=0)
-        self.feature_std_ = np.where(f.std(axis=0) > 1e-9, f.std(axis=0), 1.0)
+        self.feature_mean_, self.feature_std_ = standardise(feature_matrix(table.prompts))
         self.knn_, self.probe_ = self._members()
         if self.knn_weight > 0:  # knn_weight=0: the lexical probe alone (small and fast: no stored prompts)
             self.knn_.fit_vectors(x, table)
@@ -82,24 +80,17 @@ class EnsembleRouter(BaseRouter):
         return self.knn_weight * knn + (1.0 - self.knn_weight) * probe
 
     def _get_state(self) -> tuple[JSONDict, Arrays]:
-        knn_state, knn_arrays = self.knn_._get_state() if self.knn_weight > 0 else ({}, {})
-        probe_state, probe_arrays = self.probe_._get_state()
-        arrays: Arrays = {f"knn.{k}": v for k, v in knn_arrays.items()}
-        arrays.update({f"probe.{k}": v for k, v in probe_arrays.items()})
-        arrays["feature_mean"] = self.feature_mean_
-        arrays["feature_std"] = self.feature_std_
-        state = {"knn": knn_state, "probe": probe_state, "features": list(FEATURE_NAMES)}
-        return state, arrays
+        state, arrays = members_state(self._fitted_members())
+        arrays.update(feature_mean=self.feature_mean_, feature_std=self.feature_std_)
+        return {**state, "features": list(FEATURE_NAMES)}, arrays
+
+    def _fitted_members(self) -> dict[str, BaseRouter]:
+        return {"knn": self.knn_, "probe": self.probe_} if self.knn_weight > 0 else {"probe": self.probe_}
 
     def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         if list(state.get("features", [])) != list(FEATURE_NAMES):
             raise ValueError("the artifact's lexical features differ from this wayfare's (retrain the router)")
         self.knn_, self.probe_ = self._members()
-        members = ((self.knn_, "knn"), (self.probe_, "probe")) if self.knn_weight > 0 else ((self.probe_, "probe"),)
-        for member, prefix in members:
-            member.models_ = self.models_
-            member._set_state(
-                state[prefix], {k.removeprefix(prefix + "."): v for k, v in arrays.items() if k.startswith(prefix)}
-            )
+        load_members(self._fitted_members(), self.models_, state, arrays)
         self.feature_mean_ = arrays["feature_mean"].astype(np.float64)
         self.feature_std_ = arrays["feature_std"].astype(np.float64)

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wayfare.embed.base import Embedder
-from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict
+from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, standardise
 from wayfare.routers.text_features import FEATURE_NAMES, feature_matrix
 
 if TYPE_CHECKING:
@@ -91,10 +91,7 @@ class TaskRouter(BaseRouter):
                 f"the task router learns from each prompt's task: {table.name} has no categories "
                 "(use a table with a category/task per prompt, or another router)"
             )
-        f = feature_matrix(table.prompts)
-        self.feature_mean_ = f.mean(axis=0)
-        std = f.std(axis=0)
-        self.feature_std_ = np.where(std > 1e-9, std, 1.0)
+        self.feature_mean_, self.feature_std_ = standardise(feature_matrix(table.prompts))
         labels = [str(c) for c in table.categories]
         self.tasks_ = sorted(set(labels))
         z = self._input(x, table.prompts)
