@@ -104,12 +104,12 @@ class BlendRouter(BaseRouter):
     def _fit_tfidf(self, prompts: list[str], y: FloatArray) -> None:
         from scipy import sparse
 
-        from wayfare.routers.tfidf import fit_soft_logistic_sparse
+        from wayfare.routers.linear import fit_soft_logistic
 
         self.vocab_ = TfidfVocabulary.fit(prompts)
         indptr, indices, values = self.vocab_.rows(prompts)
         xs = sparse.csr_matrix((values, indices, indptr), shape=(len(prompts), len(self.vocab_.vocab)))
-        fits = [fit_soft_logistic_sparse(xs, y[:, j], c=self.tfidf_c) for j in range(y.shape[1])]
+        fits = [fit_soft_logistic(xs, y[:, j], c=self.tfidf_c, max_iter=2000) for j in range(y.shape[1])]
         self.tfidf_coef_ = np.asarray([w for w, _ in fits], dtype=np.float32).T  # (V, m)
         self.tfidf_intercept_ = np.asarray([b for _, b in fits], dtype=np.float32)
 

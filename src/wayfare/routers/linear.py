@@ -22,10 +22,10 @@ def sigmoid(z: NDArray[np.floating[Any]]) -> FloatArray:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=np.float64))), dtype=np.float64)
 
 
-def fit_soft_logistic(
-    x: NDArray[np.float32], y: FloatArray, *, c: float, max_iter: int = 500
-) -> tuple[NDArray[np.float64], float]:
-    """Weights and intercept of a logistic regression on soft labels ``y`` in [0, 1] (NaN rows skipped)."""
+def fit_soft_logistic(x: Any, y: FloatArray, *, c: float, max_iter: int = 500) -> tuple[NDArray[np.float64], float]:
+    """Weights and intercept of a logistic regression on soft labels ``y`` in [0, 1] (NaN rows skipped); ``x`` is a
+    dense array or a SciPy sparse matrix (training only: imports scikit-learn)."""
+    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
     known = ~np.isnan(y)
@@ -35,7 +35,7 @@ def fit_soft_logistic(
     p = float(np.clip(yk.mean(), 1e-4, 1 - 1e-4))
     if yk.min() == yk.max():  # one class only: a constant predictor
         return np.zeros(x.shape[1]), float(np.log(p / (1 - p)))
-    xs = np.vstack([xk, xk])
+    xs = sparse.vstack([xk, xk]).tocsr() if sparse.issparse(xk) else np.vstack([xk, xk])
     labels = np.concatenate([np.ones(len(yk)), np.zeros(len(yk))])
     weights = np.concatenate([yk, 1.0 - yk])
     keep = weights > 0

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -87,27 +86,3 @@ class TfidfVocabulary:
             a, b = indptr[r], indptr[r + 1]
             out[r] = values[a:b] @ w[indices[a:b]]
         return out
-
-
-def fit_soft_logistic_sparse(
-    x: Any, y: NDArray[np.float64], *, c: float, max_iter: int = 2000
-) -> tuple[NDArray[np.float64], float]:
-    """Weights and intercept of a logistic regression of soft labels ``y`` in [0, 1] (NaN rows skipped) on a SciPy
-    sparse matrix ``x`` (training only: imports scikit-learn and SciPy)."""
-    from scipy import sparse
-    from sklearn.linear_model import LogisticRegression
-
-    known = ~np.isnan(y)
-    xk, yk = x[known], np.clip(y[known], 0.0, 1.0)
-    if len(yk) == 0:
-        return np.zeros(x.shape[1]), 0.0
-    p = float(np.clip(yk.mean(), 1e-4, 1 - 1e-4))
-    if yk.min() == yk.max():  # one class only: a constant predictor
-        return np.zeros(x.shape[1]), float(np.log(p / (1 - p)))
-    xs = sparse.vstack([xk, xk]).tocsr()
-    labels = np.concatenate([np.ones(len(yk)), np.zeros(len(yk))])
-    weights = np.concatenate([yk, 1.0 - yk])
-    keep = weights > 0
-    model = LogisticRegression(C=c, max_iter=max_iter)
-    model.fit(xs[keep], labels[keep], sample_weight=weights[keep])
-    return np.asarray(model.coef_[0], dtype=np.float64), float(model.intercept_[0])
