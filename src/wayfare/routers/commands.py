@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-import orjson
 import typer
 from rich.console import Console
 
@@ -20,19 +19,6 @@ out_console = Console()
 def _fail(message: str) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
-
-
-def _parse_params(items: list[str]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            _fail(f"--param must look like name=value, got {item!r}")
-        try:
-            params[key] = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            params[key] = raw
-    return params
 
 
 def _load(router: str) -> BaseRouter:
@@ -93,8 +79,7 @@ def train_command(
 ) -> None:
     """Train a router on a results table (or preference battles) and save it as an artifact."""
     from wayfare.routers.artifact import save_router
-    from wayfare.routers.registry import make_router
-    from wayfare.routers.training import embed_with_progress, holdout_metrics, load_training_table
+    from wayfare.routers.training import embed_for, holdout_metrics, load_training_table, new_router, parse_params
 
     if not 0.0 <= holdout < 1.0:
         _fail(f"--holdout must be in [0, 1), got {holdout}")
@@ -104,18 +89,10 @@ def train_command(
             table = table.pair()
         elif pair or (table.is_pair and len(table.models) > 2):
             table = table.pair(table.strong, table.weak)
-        r = make_router(router, embedder=None, seed=seed, **_parse_params(param))
-        if r.needs_embedder:
-            from wayfare.embed import load_embedder
-
-            r.embedder = load_embedder(embedder_name, max_tokens=max_tokens)
+        r = new_router(router, parse_params(param), seed=seed, embedder_name=embedder_name, max_tokens=max_tokens)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    x = (
-        embed_with_progress(r.embedder, table.prompts, label=f"embedding {len(table)} prompts")
-        if r.embedder is not None
-        else np.zeros((len(table), 0), dtype=np.float32)
-    )
+    x = embed_for(r, table.prompts)
     metrics = holdout_metrics(r, x, table, fraction=holdout, seed=seed) if holdout > 0 else {}
     with err_console.status(f"fitting {router} on {len(table)} prompts"):
         r.fit_vectors(x, table)

@@ -114,3 +114,38 @@ def holdout_metrics(
         out["routed_argmax_mean_score"] = float(y[full][np.arange(full.sum()), chosen].mean())
         out["best_single_mean_score"] = float(np.max(y[full].mean(axis=0)))
     return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``--param name=value`` options: values read as JSON when they parse (numbers, lists...), else as text."""
+    import orjson
+
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param must look like name=value, got {item!r}")
+        try:
+            params[key] = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def new_router(kind: str, params: dict[str, Any], *, seed: int, embedder_name: str, max_tokens: int) -> BaseRouter:
+    """An unfitted registry router with its embedder opened (when it needs one)."""
+    from wayfare.routers.registry import make_router
+
+    router = make_router(kind, embedder=None, seed=seed, **params)
+    if router.needs_embedder:
+        from wayfare.embed import load_embedder
+
+        router.embedder = load_embedder(embedder_name, max_tokens=max_tokens)
+    return router
+
+
+def embed_for(router: BaseRouter, prompts: list[str]) -> NDArray[np.float32]:
+    """The router's embeddings of ``prompts`` with a progress bar; an empty (n, 0) matrix if it has no embedder."""
+    if router.embedder is None:
+        return np.zeros((len(prompts), 0), dtype=np.float32)
+    return embed_with_progress(router.embedder, prompts, label=f"embedding {len(prompts)} prompts")

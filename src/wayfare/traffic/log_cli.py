@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 import orjson
@@ -118,8 +118,7 @@ def train_from_log_command(
 ) -> None:
     """Train a pair router on labelled logged traffic (shadow pairs + labels + feedback scores)."""
     from wayfare.routers.artifact import save_router
-    from wayfare.routers.registry import make_router
-    from wayfare.routers.training import embed_with_progress
+    from wayfare.routers.training import embed_for, new_router, parse_params
     from wayfare.traffic.logtable import LogTableError, heldout_mask, log_table
 
     with _engine(database_url) as engine:
@@ -132,27 +131,10 @@ def train_from_log_command(
         train = table.subset(np.flatnonzero(~held))
         if len(train) < 2:
             raise ValueError(f"only {len(train)} labelled prompts outside the held-out split: label more traffic")
-        params: dict[str, Any] = {}
-        for item in param:
-            key, sep, raw = item.partition("=")
-            if not sep or not key:
-                raise ValueError(f"--param must look like name=value, got {item!r}")
-            try:
-                params[key] = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                params[key] = raw
-        r = make_router(router, embedder=None, seed=seed, **params)
-        if r.needs_embedder:
-            from wayfare.embed import load_embedder
-
-            r.embedder = load_embedder(embedder_name, max_tokens=max_tokens)
+        r = new_router(router, parse_params(param), seed=seed, embedder_name=embedder_name, max_tokens=max_tokens)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    x = (
-        embed_with_progress(r.embedder, train.prompts, label=f"embedding {len(train)} prompts")
-        if r.embedder is not None
-        else np.zeros((len(train), 0), dtype=np.float32)
-    )
+    x = embed_for(r, train.prompts)
     with err_console.status(f"fitting {router} on {len(train)} prompts"):
         r.fit_vectors(x, train)
     extra = {
