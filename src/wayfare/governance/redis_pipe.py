@@ -3,9 +3,9 @@
 A redis-py client call checks a connection out of the pool, packs the command through its generic encoder, sends,
 parses and returns the connection: about 60-80 µs of CPU per call on the project VM, the bulk of governance's cost
 on Redis. ``ScriptPipe`` keeps ONE connection (made by the client's own connection class with the client's settings:
-address, auth, db, TLS, protocol), packs ``EVALSHA`` itself, writes every call issued in one event-loop iteration in
-one write, and a reader task hands the replies to the callers in order (Redis answers a connection's commands in the
-order they were sent). With 32 requests in flight, many calls share one write and one read.
+address, auth, db, TLS, protocol), packs each ``EVALSHA`` once with redis-py's packer, writes every call issued in
+one event-loop iteration in one write, and a reader task hands the replies to the callers in order (Redis answers a
+connection's commands in the order they were sent). With 32 requests in flight, many calls share one write and one read.
 
 Failure behaviour is the client's: an unreachable Redis raises ``redis.exceptions.ConnectionError`` (after the
 connection's own connect retries); when the connection breaks, every call waiting on it fails with ``ConnectionLost``
@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -36,13 +37,12 @@ class ConnectionLost(RedisConnectionError):
     """The connection broke with this call in flight: Redis may or may not have run it."""
 
 
+_PACKER = Connection()  # type: ignore[no-untyped-call]  # never connected: only its encoder (UTF-8) and packer are used
+
+
 def pack(*args: Arg) -> bytes:
-    """One command in the Redis protocol (an array of bulk strings); str is UTF-8, numbers their ``str``."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if arg.__class__ is bytes else str(arg).encode()
-        parts += (b"$%d\r\n" % len(data), data, b"\r\n")
-    return b"".join(parts)
+    """One command in the Redis protocol, packed by redis-py (an array of bulk strings; str as UTF-8)."""
+    return b"".join(_PACKER.pack_command(*args))  # type: ignore[no-untyped-call]
 
 
 @dataclass(eq=False)
