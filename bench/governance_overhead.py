@@ -2,6 +2,8 @@
 limit), on the embedded defaults (SQLite, in-process counters) and on PostgreSQL + Redis; concurrency 1 and 32.
 Ratios are against "off" (SQLite log, the gateway bench's routing-off setup); "off, PostgreSQL log" (no governance,
 request log on PostgreSQL) shows how much of the PostgreSQL + Redis row is the request log rather than governance.
+"PG + Redis, no leases" (``governance.redis_lease_s: 0``) checks every request in Redis (one round trip each); the
+default lends busy keys blocks of headroom (docs/GOVERNANCE.md, "Leases").
 
     .venv/bin/python bench/governance_overhead.py [--seconds 5] [--no-services]
 
@@ -118,9 +120,10 @@ def main() -> None:
     ncpu = len(os.sched_getaffinity(0))
     gw_cpu, mock_cpu = (0, 1) if ncpu >= 2 else (None, None)
     schema, prefix = f"wayfare_bench_{uuid.uuid4().hex[:8]}", f"wfbench:{uuid.uuid4().hex[:8]}:"
-    setups = [("off (no master key)", "sqlite", False), ("on: SQLite + in-process", "sqlite", True)]
+    setups = [("off (no master key)", "sqlite", False, 0.0), ("on: SQLite + in-process", "sqlite", True, 0.0)]
     if not args.no_services:  # "off, PostgreSQL log" separates the request log's cost from governance's
-        setups += [("off, PostgreSQL log", "pg", False), ("on: PostgreSQL + Redis", "pg", True)]
+        setups += [("off, PostgreSQL log", "pg", False, 0.0), ("on: PostgreSQL + Redis", "pg", True, 0.25),
+                   ("on: PG + Redis, no leases", "pg", True, 0.0)]  # fmt: skip
         with psycopg.connect(PG, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
     rows = []
@@ -130,13 +133,13 @@ def main() -> None:
             mock = spawn(["mock-upstream", "--port", str(mock_port)], f"http://127.0.0.1:{mock_port}/health",
                          mock_cpu, tmp)  # fmt: skip
             try:
-                for name, backend, on in setups:
+                for name, backend, on, lease_s in setups:
                     db = f"sqlite:///{tmp}/{backend}-{on}.db" if backend == "sqlite" else \
                         f"{PG}?options=-csearch_path%3D{schema}"  # fmt: skip
                     up = f"base_url: 'http://127.0.0.1:{mock_port}/v1'"
                     shared = backend == "pg" and on
-                    extra = f"redis_url: '{REDIS}'\ngovernance: {{redis_prefix: '{prefix}', " if shared else \
-                        "governance: {"  # fmt: skip
+                    extra = f"redis_url: '{REDIS}'\ngovernance: {{redis_prefix: '{prefix}', " \
+                        f"redis_lease_s: {lease_s}, " if shared else "governance: {"  # fmt: skip
                     extra += "model_limits: {mock-weak: {rpm: 100000000, tpm: 1000000000000}}}\n" if on else "}\n"
                     cfg = Path(tmp, f"{backend}-{on}.yaml")
                     cfg.write_text(f"models:\n  - {{name: mock-weak, {up}, input_price: 0.5, output_price: 1.5}}\n"

@@ -18,9 +18,12 @@ from wayfare.governance.service import connect_redis
 pytestmark = pytest.mark.services
 
 
-def _gate(redis_url: str, prefix: str, source: SpendSource | None = None, window_s: float = 60.0) -> RedisGate:
+def _gate(
+    redis_url: str, prefix: str, source: SpendSource | None = None, window_s: float = 60.0, lease_s: float = 0.25
+) -> RedisGate:
     client = connect_redis(redis_url)
-    gate = RedisGate.for_pair(RedisLedger(client, source, prefix), RedisRateLimiter(client, window_s, prefix))
+    ledger, limiter = RedisLedger(client, source, prefix), RedisRateLimiter(client, window_s, prefix)
+    gate = RedisGate.for_pair(ledger, limiter, lease_s)
     assert gate is not None
     return gate
 
@@ -34,15 +37,16 @@ def test_gate_only_for_two_redis_counters_on_one_client(redis_url: str, redis_pr
         RedisGate(RedisLedger(client), RedisRateLimiter(other))
 
 
+@pytest.mark.parametrize("lease_s", [0.0, 0.25], ids=["exact", "leases"])
 def test_concurrent_admits_hold_rpm_exactly_and_budget_within_one_reservation(
-    redis_url: str, redis_prefix: str
+    redis_url: str, redis_prefix: str, lease_s: float
 ) -> None:
     limit, reserve, rpm = 1.0, 0.03, 150
     rng = random.Random(3)
     actuals = [rng.uniform(0.0, reserve) for _ in range(300)]
 
     async def main() -> tuple[int, int, int, int, float, float]:
-        gates = [_gate(redis_url, redis_prefix), _gate(redis_url, redis_prefix)]  # two replicas
+        gates = [_gate(redis_url, redis_prefix, lease_s=lease_s) for _ in range(2)]  # two replicas
         scope = BudgetScope("key", "k1", limit, "monthly")
         admitted = budget_refused = rate_refused = 0
         spent = 0.0
@@ -65,17 +69,25 @@ def test_concurrent_admits_hold_rpm_exactly_and_budget_within_one_reservation(
             spent += actuals[i]
 
         await asyncio.gather(*(one(i) for i in range(300)))
+        redis = gates[0].ledger.redis
+        peak = int(await redis.get(redis_prefix + "rl:key:k1:rpm"))
+        for g in gates:  # gives back what is left of their leases
+            await g.aclose()
         committed = await gates[0].ledger.committed(scope)
-        tokens = int(await gates[0].ledger.redis.get(redis_prefix + "rl:key:k1:tpm"))
-        requests = int(await gates[0].ledger.redis.get(redis_prefix + "rl:key:k1:rpm"))
+        tokens = int(await redis.get(redis_prefix + "rl:key:k1:tpm"))
+        requests = int(await redis.get(redis_prefix + "rl:key:k1:rpm"))
         assert tokens == 10 * admitted
         for g in gates:
             await g.ledger.redis.aclose()
-        return admitted, budget_refused, rate_refused, requests, spent, committed
+        return admitted, budget_refused, rate_refused, requests, peak, spent, committed
 
-    admitted, budget_refused, rate_refused, requests, spent, committed = asyncio.run(main())
+    admitted, budget_refused, rate_refused, requests, peak, spent, committed = asyncio.run(main())
     assert admitted + budget_refused + rate_refused == 300
-    assert requests == rpm  # the window filled exactly, never beyond (a budget refusal counts, a rate one not)
+    assert peak == rpm  # the window filled (with lent slots counted), never beyond
+    # every admitted request counts, a budget refusal counts unless the window is full too; unused lent slots return
+    assert admitted <= requests <= admitted + budget_refused
+    if lease_s == 0:
+        assert requests == rpm  # exact: every request checked in Redis
     assert 0 < admitted < rpm and budget_refused > 0  # rate refusals only once settlements free budget again
     assert spent <= limit + reserve
     assert committed == pytest.approx(spent, abs=1e-9)  # every reservation was replaced by its real cost
@@ -141,7 +153,7 @@ def test_counters_seed_from_the_request_log_once(redis_url: str, redis_prefix: s
 
 def test_settle_soon_batches_land_before_aclose_returns(redis_url: str, redis_prefix: str) -> None:
     async def main() -> None:
-        gate = _gate(redis_url, redis_prefix)
+        gate = _gate(redis_url, redis_prefix, lease_s=0.0)
         scope = BudgetScope("key", "s", 100.0, "daily")
         reservations = await asyncio.gather(
             *(gate.admit([scope], 0.5, [("key:s:rpm", 1000)], [("key:s:tpm", 10**6)]) for _ in range(40))
@@ -162,7 +174,8 @@ def test_settle_soon_batches_land_before_aclose_returns(redis_url: str, redis_pr
 def test_queued_settlements_ride_on_the_next_admit(redis_url: str, redis_prefix: str) -> None:
     async def main() -> None:
         client = connect_redis(redis_url)
-        gate = RedisGate(RedisLedger(client, None, redis_prefix), RedisRateLimiter(client, 60.0, redis_prefix), 30.0)
+        ledger, limiter = RedisLedger(client, None, redis_prefix), RedisRateLimiter(client, 60.0, redis_prefix)
+        gate = RedisGate(ledger, limiter, 30.0, lease_s=0.0)
         scope = BudgetScope("key", "q", 1.0, "total")
         first = await gate.admit([scope], 0.6, [], [("key:q:tpm", 10**6)])
         gate.settle_soon(first, 0.1, ["key:q:tpm"], 9)  # not sent: the flush timer is 30 s away

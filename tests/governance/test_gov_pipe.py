@@ -91,7 +91,8 @@ def test_gate_survives_a_killed_connection_and_fails_when_redis_is_unreachable(
 ) -> None:
     async def main() -> None:
         client = connect_redis(redis_url)
-        gate = RedisGate(RedisLedger(client, None, redis_prefix), RedisRateLimiter(client, 60.0, redis_prefix))
+        ledger, limiter = RedisLedger(client, None, redis_prefix), RedisRateLimiter(client, 60.0, redis_prefix)
+        gate = RedisGate(ledger, limiter, lease_s=0.0)  # exact: every admit is one script
         scope = BudgetScope("key", "kill", 10.0, "daily")
         assert await gate.admit([scope], 1.0, [("key:kill:rpm", 100)], []) is not None
         victim = await gate.pipe.call(pack("CLIENT", "ID"))

@@ -13,6 +13,10 @@ and the limiter separately:
 - otherwise the request is counted and the estimate is added to every budget counter, atomically (a Lua script
   runs alone on the Redis server), so committed spend never exceeds limit + one reservation.
 
+While a busy key is far from its limits, the same script may lend the replica a block of headroom (a lease,
+:mod:`wayfare.governance.leases`), and the next requests with the same keys are admitted from it with no round trip
+at all; near a limit every request is checked in Redis. The scripts are in :mod:`wayfare.governance.redis_scripts`.
+
 Budget counters missing in Redis (first request of a period, or Redis restarted) are seeded from the request log
 exactly as ``RedisLedger`` does: the script answers "seed me" without changing anything, the caller reads the spend
 and runs the script once more.
@@ -23,108 +27,84 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from wayfare.governance.budgets import _KEEP_AFTER_PERIOD_MS, BudgetScope, RedisLedger, Reservation, budget_exceeded
+from wayfare.governance.leases import Lease, LeaseBook
 from wayfare.governance.ratelimit import Limit, RedisRateLimiter, rate_limited
 from wayfare.governance.redis_pipe import ConnectionLost, ScriptPipe
+from wayfare.governance.redis_scripts import ADMIT, SETTLE
 from wayfare.store.record import utcnow
 
-# KEYS: budget counters (nb), rpm windows (nr), tpm windows (nw - nr), then the keys of queued settlements.
-# ARGV: nb, nr, window ms, amount, nw, (limit, seed, ttl ms) per budget counter, the limit per window, then the
-# number of queued settlements and (budget keys, tpm keys, cost - reservation, tokens) per settlement.
-_ADMIT = """
-local nb, nr, win, amount, nw = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
-  tonumber(ARGV[5])
-local a, k = 6 + 3 * nb + nw, nb + nw
-for _ = 1, tonumber(ARGV[a]) do
-  local nbk, ntk, delta, tok = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), ARGV[a + 3], ARGV[a + 4]
-  a = a + 4
-  for _ = 1, nbk do
-    k = k + 1
-    if redis.call('EXISTS', KEYS[k]) == 1 then redis.call('INCRBYFLOAT', KEYS[k], delta) end
-  end
-  for _ = 1, ntk do
-    k = k + 1
-    redis.call('INCRBY', KEYS[k], tok)
-    if redis.call('PTTL', KEYS[k]) < 0 then redis.call('PEXPIRE', KEYS[k], win) end
-  end
-end
-for i = 1, nb do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    local seed = ARGV[4 + 3 * i]
-    if seed == '' then return {-1, i, ''} end
-    redis.call('SET', KEYS[i], seed, 'NX')
-    local ttl = tonumber(ARGV[5 + 3 * i])
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
-  end
-end
-local wait, blocker = 0, 0
-for j = nb + 1, nb + nw do
-  local c = tonumber(redis.call('GET', KEYS[j]) or '0')
-  local lim = tonumber(ARGV[5 + 2 * nb + j])
-  if (j <= nb + nr and c + 1 > lim) or (j > nb + nr and c >= lim) then
-    local ttl = redis.call('PTTL', KEYS[j])
-    if ttl < 0 then ttl = win end
-    if ttl > wait then wait, blocker = ttl, j - nb end
-  end
-end
-local refused, committed = 0, ''
-for i = 1, nb do
-  local c = redis.call('GET', KEYS[i])
-  if tonumber(c) >= tonumber(ARGV[3 + 3 * i]) then refused, committed = i, c break end
-end
-if wait == 0 then
-  for j = nb + 1, nb + nr do
-    if redis.call('INCR', KEYS[j]) == 1 then redis.call('PEXPIRE', KEYS[j], win) end
-  end
-end
-if refused > 0 then return {0, refused, committed} end
-if wait > 0 then return {2, blocker, tostring(wait)} end
-for i = 1, nb do redis.call('INCRBYFLOAT', KEYS[i], amount) end
-return {1, 0, ''}
-"""
-
-# KEYS: budget counters (nb), then tpm windows. ARGV: nb, cost - reservation, tokens, window ms.
-_SETTLE = """
-local nb = tonumber(ARGV[1])
-for i = 1, nb do
-  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBYFLOAT', KEYS[i], ARGV[2]) end
-end
-if tonumber(ARGV[3]) > 0 then
-  for j = nb + 1, #KEYS do
-    redis.call('INCRBY', KEYS[j], ARGV[3])
-    if redis.call('PTTL', KEYS[j]) < 0 then redis.call('PEXPIRE', KEYS[j], ARGV[4]) end
-  end
-end
-return 1
-"""
-
+_LEASE_MARGIN_MS = 50
+"""A lease ends this long before its first rpm/tpm window does (its slots are counted in that window)."""
 
 _log = logging.getLogger(__name__)
 
 
-class RedisGate:
-    """Budget reservation + rate-limit check in one script, settlement + token accounting in one script, on the
-    keys of ``ledger`` and ``limiter`` (which must share one Redis client)."""
+@dataclass(slots=True)
+class _Work:
+    """Queued work for the next script: a settlement (budget delta + tokens) or a returned lease."""
 
-    def __init__(self, ledger: RedisLedger, limiter: RedisRateLimiter, flush_after_s: float = 0.005) -> None:
+    budget_keys: list[str]
+    tpm_keys: list[str]
+    delta: float
+    tokens: int
+    rpm_returns: list[tuple[str, int, int]] = field(default_factory=list)
+    """(rpm window key, unused slots, the window's end in server ms when lent)."""
+
+
+def _pack(work: Sequence[_Work]) -> tuple[list[str], list[Any]]:
+    """Keys and ARGV of queued work (``redis_scripts``' format); settlements on the same keys are merged."""
+    merged: dict[tuple[int, tuple[str, ...]], list[Any]] = {}
+    returns: list[_Work] = []
+    for w in work:
+        if w.rpm_returns:
+            returns.append(w)
+            continue
+        slot = merged.setdefault((len(w.budget_keys), (*w.budget_keys, *w.tpm_keys)), [0.0, 0])
+        slot[0] += w.delta
+        slot[1] += w.tokens
+    keys: list[str] = []
+    args: list[Any] = [len(merged) + len(returns)]
+    for (nbk, item_keys), (delta, tokens) in merged.items():
+        keys += item_keys
+        args += [nbk, len(item_keys) - nbk, 0, repr(float(delta)), tokens]
+    for w in returns:
+        keys += [*w.budget_keys, *w.tpm_keys, *(k for k, _, _ in w.rpm_returns)]
+        args += [len(w.budget_keys), len(w.tpm_keys), len(w.rpm_returns), repr(float(w.delta)), w.tokens]
+        for _, n, ends in w.rpm_returns:
+            args += [n, ends]
+    return keys, args
+
+
+class RedisGate:
+    """Budget reservation + rate-limit check in one script (or none, inside a lease), settlement + token accounting
+    queued for the next script, on the keys of ``ledger`` and ``limiter`` (which must share one Redis client).
+    ``lease_s`` = 0 turns headroom leases off (:mod:`wayfare.governance.leases`)."""
+
+    def __init__(
+        self, ledger: RedisLedger, limiter: RedisRateLimiter, flush_after_s: float = 0.005, lease_s: float = 0.25
+    ) -> None:
         if ledger.redis is not limiter.redis:
             raise ValueError("RedisGate needs a ledger and a limiter on the same Redis client")
         self.ledger, self.limiter = ledger, limiter
         self.pipe = ScriptPipe(ledger.redis)
         """The gate's own pipelined connection (the client's pool is not used on the request path)."""
         self.flush_after_s = flush_after_s
-        self._queue: list[tuple[list[str], list[Any]]] = []
+        self.leases = LeaseBook(lease_s)
+        self._queue: list[_Work] = []
         self._queued_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: set[asyncio.Task[None]] = set()
 
     @classmethod
-    def for_pair(cls, ledger: object, limiter: object) -> RedisGate | None:
+    def for_pair(cls, ledger: object, limiter: object, lease_s: float = 0.25) -> RedisGate | None:
         """A gate when both are Redis-backed on the same client, else None (in-process counters need none)."""
         if isinstance(ledger, RedisLedger) and isinstance(limiter, RedisRateLimiter) and ledger.redis is limiter.redis:
-            return cls(ledger, limiter)
+            return cls(ledger, limiter, lease_s=lease_s)
         return None
 
     async def admit(
@@ -138,23 +118,47 @@ class RedisGate:
         budget_keys = [self.ledger.prefix + "budget:" + name for name, _, _ in counters]
         windows = [*rpm, *tpm]
         keys = [*budget_keys, *(self.limiter.prefix + "rl:" + s for s, _ in windows)]
+        loop = asyncio.get_running_loop()
+        t = loop.time()
+        tag = (*keys, len(rpm), *(s.limit_usd for s in scopes), *(limit for _, limit in windows))
+        if self.leases.take(tag, amount, t):
+            return Reservation(budget_keys, amount) if scopes else None
+        old = self.leases.pop(tag)
+        if old is not None:
+            self._give_back(old)  # rides on this call
+        want = self.leases.want(tag, t)
+        try:
+            return await self._admit(tag, want, now, scopes, counters, budget_keys, amount, rpm, windows, keys)
+        finally:
+            if want:
+                self.leases.asked(tag)
+
+    async def _admit(
+        self,
+        tag: tuple[Any, ...],
+        want: int,
+        now: datetime,
+        scopes: Sequence[BudgetScope],
+        counters: list[tuple[str, datetime, datetime | None]],
+        budget_keys: list[str],
+        amount: float,
+        rpm: Sequence[Limit],
+        windows: list[Limit],
+        keys: list[str],
+    ) -> Reservation | None:
         seeds = [""] * len(scopes)
         lost = False
         for _ in range(3):
-            args: list[Any] = [len(scopes), len(rpm), self.limiter.window_ms, repr(float(amount)), len(windows)]
+            args: list[Any] = [len(scopes), len(rpm), self.limiter.window_ms, repr(float(amount)), len(windows), want]
             for scope, seed, (_, _, end) in zip(scopes, seeds, counters, strict=True):
                 ttl = 0 if end is None else int((end - now).total_seconds() * 1000) + _KEEP_AFTER_PERIOD_MS
                 args += [repr(float(scope.limit_usd)), seed, ttl]
             args += [limit for _, limit in windows]
-            # settlements queued by settle_soon ride along (applied first, in the same atomic step)
+            # settlements and returned leases queued by settle_soon ride along (applied first, in the same step)
             queued, self._queue = self._queue, []
-            args.append(len(queued))
-            settle_keys: list[str] = []
-            for s_keys, (nbk, delta, tokens, _) in queued:
-                settle_keys += s_keys
-                args += [nbk, len(s_keys) - nbk, delta, tokens]
+            work_keys, work_args = _pack(queued)
             try:
-                code, index, detail = await self.pipe.evalsha(_ADMIT, [*keys, *settle_keys], args)
+                reply = await self.pipe.evalsha(ADMIT, [*keys, *work_keys], [*args, *work_args])
             except Exception as exc:
                 # maybe applied, maybe not: drop them rather than risk applying twice (a dropped settlement leaves
                 # the reservation counted in full, which errs on the side of the budget)
@@ -164,7 +168,10 @@ class RedisGate:
                     lost = True  # (if the lost call did run, this request is counted twice: errs on the safe side)
                     continue
                 raise
+            code, index, detail = reply[0], reply[1], reply[2]
             if code == 1:
+                if index > 0:
+                    self._lend(tag, int(index), int(detail), amount, budget_keys, keys[len(budget_keys) :], reply)
                 return Reservation(budget_keys, amount) if scopes else None
             if code == 0:
                 committed = float(detail)
@@ -179,10 +186,58 @@ class RedisGate:
             ]
         raise RuntimeError("budget counters could not be seeded in Redis")
 
-    def _settle_call(
+    def _lend(
+        self,
+        tag: tuple[Any, ...],
+        slots: int,
+        life_ms: int,
+        amount: float,
+        budget_keys: list[str],
+        window_keys: list[str],
+        reply: Sequence[Any],
+    ) -> None:
+        """Keep the lease the script lent, until ``lease_s`` or shortly before its first window ends."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        ends = [int(e) for e in reply[3:]]
+        lease = Lease(
+            slots,
+            slots * amount if budget_keys else 0.0,
+            now,
+            budget_keys,
+            window_keys[: len(ends)],
+            ends,
+        )
+        life = self.leases.lease_s if life_ms < 0 else min(self.leases.lease_s, (life_ms - _LEASE_MARGIN_MS) / 1000)
+        if life <= 0:  # its window ends too soon to be worth keeping
+            self._give_back(lease)
+            self._flush_later()
+            return
+        lease.expires = now + life
+        old = self.leases.pop(tag)
+        if old is not None:  # lent to a request that asked before this one's lease came in
+            self._give_back(old)
+            self._flush_later()
+        self.leases.leases[tag] = lease
+        loop.call_later(life, self._expire, tag, lease)
+
+    def _expire(self, tag: tuple[Any, ...], lease: Lease) -> None:
+        if self.leases.pop(tag, lease) is lease:
+            self._give_back(lease)
+            self._flush_later()
+
+    def _give_back(self, lease: Lease) -> None:
+        """Queue the unused part of ``lease`` for the next script."""
+        slots, budget = lease.slots, max(lease.budget, 0.0)
+        lease.slots, lease.budget = 0, 0.0
+        returns = [(k, slots, e) for k, e in zip(lease.rpm_keys, lease.rpm_expiry_ms, strict=True)] if slots else []
+        if returns or budget:
+            self._enqueue(_Work(lease.budget_keys if budget else [], [], -budget, 0, returns))
+
+    def _settle_work(
         self, reservation: Reservation | None, actual: float, tpm: Sequence[str], tokens: int
-    ) -> tuple[list[str], list[Any]] | None:
-        """(keys, args) of the settle script, marking the reservation settled; None when there is nothing to do."""
+    ) -> _Work | None:
+        """The settlement of a reservation (once) and its tokens; None when there is nothing to do."""
         budget_keys: list[str] = []
         delta = 0.0
         if reservation is not None and not reservation.settled:
@@ -191,28 +246,33 @@ class RedisGate:
         tpm_keys = [self.limiter.prefix + "rl:" + s for s in tpm] if tokens > 0 else []
         if not budget_keys and not tpm_keys:
             return None
-        return [*budget_keys, *tpm_keys], [len(budget_keys), repr(float(delta)), max(tokens, 0), self.limiter.window_ms]
+        return _Work(budget_keys, tpm_keys, delta, max(tokens, 0))
 
     async def settle(self, reservation: Reservation | None, actual: float, tpm: Sequence[str], tokens: int) -> None:
         """Replace the reservation by the real cost (once) and charge ``tokens`` to the ``tpm`` windows."""
-        call = self._settle_call(reservation, actual, tpm, tokens)
-        if call is not None:
-            await self.pipe.evalsha(_SETTLE, call[0], call[1])
+        work = self._settle_work(reservation, actual, tpm, tokens)
+        if work is not None:
+            keys, args = _pack([work])
+            await self.pipe.evalsha(SETTLE, keys, [self.limiter.window_ms, *args])
 
     def settle_soon(self, reservation: Reservation | None, actual: float, tpm: Sequence[str], tokens: int) -> None:
         """:meth:`settle` off the response path: queued, then applied by the next :meth:`admit`'s script (same round
-        trip) or, when the queue is ``flush_after_s`` old, sent on its own (one pipelined write for the whole queue).
+        trip) or, when the queue is ``flush_after_s`` old, sent on its own (one script for the whole queue).
         Until then the reservation stays counted in full, so budgets stay bounded as with :meth:`settle`.
         :meth:`aclose` flushes."""
-        call = self._settle_call(reservation, actual, tpm, tokens)
-        if call is None:
-            return
-        loop = asyncio.get_running_loop()
+        work = self._settle_work(reservation, actual, tpm, tokens)
+        if work is not None:
+            self._enqueue(work)
+            self._flush_later()
+
+    def _enqueue(self, work: _Work) -> None:
         if not self._queue:
-            self._queued_at = loop.time()
-        self._queue.append(call)
-        if self._timer is None:
-            self._timer = loop.call_later(self.flush_after_s, self._on_timer)
+            self._queued_at = asyncio.get_running_loop().time()
+        self._queue.append(work)
+
+    def _flush_later(self) -> None:
+        if self._timer is None and self._queue:
+            self._timer = asyncio.get_running_loop().call_later(self.flush_after_s, self._on_timer)
 
     def _on_timer(self) -> None:
         # the next admit usually carries the queue (no call of its own); this sends a queue that has waited
@@ -232,15 +292,16 @@ class RedisGate:
     async def _flush_now(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
-            results = await asyncio.gather(
-                *(self.pipe.evalsha(_SETTLE, keys, args) for keys, args in batch), return_exceptions=True
-            )
-            failed = [r for r in results if isinstance(r, BaseException)]
-            if failed:
-                _log.error("budget/tpm settlement of %d of %d requests failed: %r", len(failed), len(batch), failed[0])
+            keys, args = _pack(batch)
+            try:
+                await self.pipe.evalsha(SETTLE, keys, [self.limiter.window_ms, *args])
+            except Exception as exc:
+                _log.error("budget/tpm settlement of %d requests failed: %r", len(batch), exc)
 
     async def aclose(self) -> None:
-        """Send the queued settlements now, then close the gate's connection."""
+        """Give back every lease, send the queued work now, then close the gate's connection."""
+        for lease in self.leases.pop_all():
+            self._give_back(lease)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

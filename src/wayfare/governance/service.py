@@ -105,7 +105,7 @@ class Governance:
         self.pricing = pricing
         self.redis = redis
         self.shared = redis is not None
-        self.gate = RedisGate.for_pair(self.ledger, self.limiter)
+        self.gate = RedisGate.for_pair(self.ledger, self.limiter, self.config.redis_lease_s)
         """Budgets + rate limits in one Redis script per side of the call (None with in-process counters)."""
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -141,7 +141,7 @@ class Governance:
             gov.ledger = RedisLedger(client, gov._spent_since, prefix)
             gov.limiter = RedisRateLimiter(client, prefix=prefix)
             gov.cache = RedisCache(client, prefix)
-            gov.gate = RedisGate.for_pair(gov.ledger, gov.limiter)
+            gov.gate = RedisGate.for_pair(gov.ledger, gov.limiter, config.redis_lease_s)
         return gov
 
     async def aclose(self) -> None:
