@@ -96,7 +96,17 @@ async def _conn(port: int, key: str | None, stop_at: float, lat: list[float], ta
         writer.close()
 
 
-def phase(port: int, key: str | None, conc: int, seconds: float, pid: int) -> tuple[float, float, float, float]:
+def _scripts_run() -> int:
+    """EVALSHA calls Redis has run since it started (its own count, INFO commandstats)."""
+    stats = redis.Redis.from_url(REDIS).info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+
+def phase(
+    port: int, key: str | None, conc: int, seconds: float, pid: int, on_redis: bool
+) -> tuple[float, float, float, float, float | None]:
+    """req/s, p50 ms, p99 ms, gateway CPU ms per request, Redis scripts per request (None when not on Redis)."""
+
     async def go(duration: float) -> list[float]:
         lat: list[float] = []
         stop_at = time.perf_counter() + duration
@@ -104,12 +114,14 @@ def phase(port: int, key: str | None, conc: int, seconds: float, pid: int) -> tu
         return lat
 
     asyncio.run(go(min(1.0, seconds / 4)))
+    scripts0 = _scripts_run() if on_redis else 0
     cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     lat = asyncio.run(go(seconds))
     wall = time.perf_counter() - t0
+    per_req = (_scripts_run() - scripts0) / len(lat) if on_redis else None
     arr = np.array(lat) * 1000
     cpu_ms = (cpu_seconds(pid) - cpu0) * 1000 / len(lat)
-    return len(lat) / wall, float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), cpu_ms
+    return len(lat) / wall, float(np.percentile(arr, 50)), float(np.percentile(arr, 99)), cpu_ms, per_req
 
 
 def main() -> None:
@@ -159,7 +171,7 @@ def main() -> None:
                             resp.raise_for_status()
                             key = resp.json()["key"]
                         for conc in (1, 32):
-                            rows.append((name, conc, *phase(port, key, conc, args.seconds, gw.pid)))
+                            rows.append((name, conc, *phase(port, key, conc, args.seconds, gw.pid, shared)))
                     finally:
                         gw.terminate()
                         gw.wait(timeout=30)
@@ -178,11 +190,14 @@ def main() -> None:
     base = {r[1]: r for r in rows if r[0].startswith("off (")}
     table = Table(title=f"Governance overhead ({ncpu} CPUs; gateway CPU {gw_cpu}, mock CPU {mock_cpu}; "
                         f"{args.seconds:g} s per phase; load avg {os.getloadavg()[0]:.1f})")  # fmt: skip
-    for col in ("governance", "conc", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "req/s vs off", "p50 vs off"):
+    cols = ("governance", "conc", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "Redis scripts/req", "req/s vs off",
+            "p50 vs off")  # fmt: skip
+    for col in cols:
         table.add_column(col, justify="left" if col == "governance" else "right")
-    for name, conc, rps, p50, p99, cpu in rows:
+    for name, conc, rps, p50, p99, cpu, per_req in rows:
         b = base[conc]
         table.add_row(name, str(conc), f"{rps:,.0f}", f"{p50:.3f}", f"{p99:.3f}", f"{cpu:.3f}",
+                      "-" if per_req is None else f"{per_req:.3f}",
                       f"{rps / b[2]:.2f}x", f"{p50 / b[3]:.2f}x")  # fmt: skip
     console.print(table)
 
