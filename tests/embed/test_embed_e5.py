@@ -10,7 +10,7 @@ import pytest
 
 from wayfare.embed import Embedder, ModelError, load_embedder
 from wayfare.embed.catalogue import resolve
-from wayfare.embed.e5_embedder import E5Embedder
+from wayfare.embed.e5_embedder import BATCH, E5Embedder
 from wayfare.embed.install import install, is_installed, status
 
 try:
@@ -105,9 +105,11 @@ def test_truncation_keeps_head_and_tail_within_budget(e5: E5Embedder) -> None:
 @needs_e5
 def test_batch_equals_single(e5: E5Embedder) -> None:
     texts = ["short one", "", "A longer prompt about the French revolution and its causes. " * 4]
+    texts += [f"Question {i}: what is {i} times {i + 3}?" * (1 + i % 4) for i in range(BATCH + 3)]  # > one call
     batch = e5.embed(texts)
     singles = np.concatenate([e5.embed([t]) for t in texts])
-    np.testing.assert_array_equal(batch, singles)
+    np.testing.assert_array_equal(batch, singles)  # a vector never depends on its batch-mates
+    np.testing.assert_array_equal(e5.embed(texts[::-1]), batch[::-1])
 
 
 @needs_e5

