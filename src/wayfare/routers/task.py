@@ -14,6 +14,14 @@ the prompt (a house-puzzle template, a bare list of concept words, a code stub),
 Inference is the lexical features, one (tasks × features) matrix product, a softmax and a (tasks × models) product:
 ~0.05 ms per prompt after the embedding.
 ``predict_tasks`` exposes the classifier. Training needs a table with ``categories`` (the task of each prompt).
+
+``augment="routellm"`` adds real MMLU question stems and GSM8K questions (bundled RouteLLM prompts, task labels only,
+never their model outcomes; :mod:`wayfare.routers.task_augment`) to the classifier's training as extra examples of
+the table's ``mmlu`` / ``gsm8k`` tasks, up to ``augment_per_task`` each, after dropping every one that shares an
+8-word shingle with a prompt of the bundled benchmarks named in ``augment_deleak``. The per-task model means still
+come only from the table. It teaches the classifier that a short MMLU-style question is ``mmlu`` (LLMRouter's train
+"mmlu" rows are 91% long reading passages); off by default: 5-fold CV inside LLMRouter train did not choose it
+(docs/ROUTERS.md, "What was tried", N models).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from numpy.typing import NDArray
 
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, standardise
+from wayfare.routers.task_augment import SOURCES, augmentation_prompts
 from wayfare.routers.text_features import FEATURE_NAMES, feature_matrix
 
 if TYPE_CHECKING:
@@ -67,6 +76,9 @@ class TaskRouter(BaseRouter):
         feature_scale: float = 0.3,
         prior_n: float = 5.0,
         max_iter: int = 3000,
+        augment: str = "",
+        augment_per_task: int = 100,
+        augment_deleak: str = "llmrouter",
         seed: int = 0,
     ) -> None:
         super().__init__(embedder, seed=seed)
@@ -76,7 +88,14 @@ class TaskRouter(BaseRouter):
             raise ValueError(f"feature_scale must be >= 0, got {feature_scale}")
         if prior_n < 0:
             raise ValueError(f"prior_n must be >= 0, got {prior_n}")
+        if augment and augment not in SOURCES:
+            raise ValueError(f"augment must be '' or one of {', '.join(SOURCES)}, got {augment!r}")
+        if augment_per_task < 0:
+            raise ValueError(f"augment_per_task must be >= 0 (0 = every prompt of the source), got {augment_per_task}")
         self.c = c
+        self.augment = augment
+        self.augment_per_task = augment_per_task
+        self.augment_deleak = augment_deleak
         self.feature_scale = feature_scale
         self.prior_n = prior_n
         self.max_iter = max_iter
@@ -95,13 +114,27 @@ class TaskRouter(BaseRouter):
         labels = [str(c) for c in table.categories]
         self.tasks_ = sorted(set(labels))
         z = self._input(x, table.prompts)
+        fit_labels = labels
+        self.augment_counts_: dict[str, int] = {}
+        self.augment_dropped_ = 0
+        if self.augment:
+            extra, self.augment_dropped_ = augmentation_prompts(
+                self.augment, set(self.tasks_), self.augment_per_task, self.augment_deleak, self.seed
+            )
+            prompts = [p for ps in extra.values() for p in ps]
+            if prompts:
+                if self.embedder is None:
+                    raise ValueError("augment needs the router's embedder to embed the extra prompts")
+                z = np.vstack([z, self._input(self.embed(prompts), prompts)])
+                fit_labels = labels + [t for t, ps in extra.items() for _ in ps]
+            self.augment_counts_ = {t: len(ps) for t, ps in extra.items()}
         if len(self.tasks_) == 1:
             self.coef_ = np.zeros((1, z.shape[1]), dtype=np.float32)
             self.intercept_ = np.zeros(1, dtype=np.float32)
         else:
             from sklearn.linear_model import LogisticRegression
 
-            clf = LogisticRegression(C=self.c, max_iter=self.max_iter, random_state=self.seed).fit(z, labels)
+            clf = LogisticRegression(C=self.c, max_iter=self.max_iter, random_state=self.seed).fit(z, fit_labels)
             if len(self.tasks_) == 2:  # scikit-learn's binary case: one row, P(second class) = sigmoid(w·z + b)
                 coef = np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
                 intercept = np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
@@ -133,6 +166,8 @@ class TaskRouter(BaseRouter):
             "tasks": self.tasks_,
             "task_counts": self.task_counts_,
             "features": list(FEATURE_NAMES),
+            "augment_counts": dict(self.augment_counts_),
+            "augment_dropped": self.augment_dropped_,
         }
         arrays: Arrays = {
             "coef": self.coef_,
@@ -148,6 +183,8 @@ class TaskRouter(BaseRouter):
             raise ValueError("the artifact's lexical features differ from this wayfare's (retrain the router)")
         self.tasks_ = [str(t) for t in state["tasks"]]
         self.task_counts_ = [int(n) for n in state.get("task_counts", [])]
+        self.augment_counts_ = {str(t): int(n) for t, n in dict(state.get("augment_counts") or {}).items()}
+        self.augment_dropped_ = int(state.get("augment_dropped", 0))
         self.coef_ = arrays["coef"].astype(np.float32)
         self.intercept_ = arrays["intercept"].astype(np.float32)
         self.task_means_ = arrays["task_means"].astype(np.float32)
