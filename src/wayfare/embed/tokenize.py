@@ -17,6 +17,15 @@ CHARS_PER_TOKEN_BOUND = 16
 WINDOW_CHARS_PER_TOKEN = (4, 8)
 
 
+def clip_head_tail(text: str, keep: int) -> str:
+    """The first 3/4 and the last 1/4 of ``keep`` characters of ``text``, joined by a space (all of it if shorter)."""
+    if keep >= len(text):
+        return text
+    head = round(keep * HEAD_SHARE)
+    tail = keep - head
+    return text[:head] + (" " + text[len(text) - tail :] if tail else "")
+
+
 def head_tail(ids: Sequence[int], budget: int) -> list[int]:
     """Keep the first 3/4 and the last 1/4 of `budget` tokens when `ids` is longer than `budget`."""
     if budget <= 0:
@@ -58,11 +67,7 @@ class BudgetTokenizer:
         return self.max_tokens - 2 if self.special_tokens else self.max_tokens
 
     def _clip_chars(self, text: str) -> str:
-        limit = self.budget * CHARS_PER_TOKEN_BOUND
-        if len(text) <= limit:
-            return text
-        head = int(limit * HEAD_SHARE)
-        return text[:head] + " " + text[len(text) - (limit - head) :]
+        return clip_head_tail(text, self.budget * CHARS_PER_TOKEN_BOUND)
 
     def _words(self, window: str, *, drop: str) -> list[int]:
         """Word-piece ids of `window` without its first (drop="first") or last (drop="last") word.

@@ -28,7 +28,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from wayfare.governance.budgets import _KEEP_AFTER_PERIOD_MS, BudgetScope, RedisLedger, Reservation, budget_exceeded
@@ -126,113 +125,90 @@ class RedisGate:
         old = self.leases.pop(tag)
         if old is not None:
             self._give_back(old)  # rides on this call
-        want = self.leases.want(tag, t)
+        want = self.leases.want(tag, t)  # lease slots to ask for with this call
         try:
-            return await self._admit(tag, want, now, scopes, counters, budget_keys, amount, rpm, windows, keys)
+            seeds = [""] * len(scopes)
+            lost = False
+            for _ in range(3):
+                args: list[Any] = [
+                    len(scopes),
+                    len(rpm),
+                    self.limiter.window_ms,
+                    repr(float(amount)),
+                    len(windows),
+                    want,
+                ]
+                for scope, seed, (_, _, end) in zip(scopes, seeds, counters, strict=True):
+                    ttl = 0 if end is None else int((end - now).total_seconds() * 1000) + _KEEP_AFTER_PERIOD_MS
+                    args += [repr(float(scope.limit_usd)), seed, ttl]
+                args += [limit for _, limit in windows]
+                # settlements and returned leases queued by settle_soon ride along (applied first, in the same step)
+                queued, self._queue = self._queue, []
+                work_keys, work_args = _pack(queued)
+                try:
+                    reply = await self.pipe.evalsha(ADMIT, [*keys, *work_keys], [*args, *work_args])
+                except Exception as exc:
+                    # maybe applied, maybe not: drop them rather than risk applying twice (a dropped settlement leaves
+                    # the reservation counted in full, which errs on the side of the budget)
+                    if queued:
+                        _log.warning("%d budget/tpm settlements lost with a failed Redis call", len(queued))
+                    if isinstance(exc, ConnectionLost) and not lost:  # e.g. Redis restarted: once more, reconnected
+                        lost = True  # (if the lost call did run, this request is counted twice: errs on the safe side)
+                        continue
+                    raise
+                code, index, detail = reply[0], reply[1], reply[2]
+                if code == 1:
+                    if index > 0:
+                        self._lend(tag, reply, amount, budget_keys, keys[len(scopes) : len(scopes) + len(rpm)])
+                    return Reservation(budget_keys, amount) if scopes else None
+                if code == 0:
+                    committed = float(detail)
+                    raise budget_exceeded(scopes[index - 1], committed, counters[index - 1][2], now)
+                if code == 2:
+                    raise rate_limited(int(detail) / 1000, windows[index - 1][0])
+                # a budget counter is missing: seed every scope from the request log, then retry once (SET NX keeps a
+                # racing replica's first seed)
+                seeds = [
+                    repr(float(await self.ledger.source(s.kind, s.ident, start)))
+                    for s, (_, start, _) in zip(scopes, counters, strict=True)
+                ]
+            raise RuntimeError("budget counters could not be seeded in Redis")
         finally:
             if want:
                 self.leases.asked(tag)
 
-    async def _admit(
-        self,
-        tag: tuple[Any, ...],
-        want: int,
-        now: datetime,
-        scopes: Sequence[BudgetScope],
-        counters: list[tuple[str, datetime, datetime | None]],
-        budget_keys: list[str],
-        amount: float,
-        rpm: Sequence[Limit],
-        windows: list[Limit],
-        keys: list[str],
-    ) -> Reservation | None:
-        seeds = [""] * len(scopes)
-        lost = False
-        for _ in range(3):
-            args: list[Any] = [len(scopes), len(rpm), self.limiter.window_ms, repr(float(amount)), len(windows), want]
-            for scope, seed, (_, _, end) in zip(scopes, seeds, counters, strict=True):
-                ttl = 0 if end is None else int((end - now).total_seconds() * 1000) + _KEEP_AFTER_PERIOD_MS
-                args += [repr(float(scope.limit_usd)), seed, ttl]
-            args += [limit for _, limit in windows]
-            # settlements and returned leases queued by settle_soon ride along (applied first, in the same step)
-            queued, self._queue = self._queue, []
-            work_keys, work_args = _pack(queued)
-            try:
-                reply = await self.pipe.evalsha(ADMIT, [*keys, *work_keys], [*args, *work_args])
-            except Exception as exc:
-                # maybe applied, maybe not: drop them rather than risk applying twice (a dropped settlement leaves
-                # the reservation counted in full, which errs on the side of the budget)
-                if queued:
-                    _log.warning("%d budget/tpm settlements lost with a failed Redis call", len(queued))
-                if isinstance(exc, ConnectionLost) and not lost:  # e.g. Redis restarted: once more, reconnected
-                    lost = True  # (if the lost call did run, this request is counted twice: errs on the safe side)
-                    continue
-                raise
-            code, index, detail = reply[0], reply[1], reply[2]
-            if code == 1:
-                if index > 0:
-                    self._lend(tag, int(index), int(detail), amount, budget_keys, keys[len(budget_keys) :], reply)
-                return Reservation(budget_keys, amount) if scopes else None
-            if code == 0:
-                committed = float(detail)
-                raise budget_exceeded(scopes[index - 1], committed, counters[index - 1][2], now)
-            if code == 2:
-                raise rate_limited(int(detail) / 1000, windows[index - 1][0])
-            # a budget counter is missing: seed every scope from the request log, then retry once (SET NX keeps a
-            # racing replica's first seed)
-            seeds = [
-                repr(float(await self.ledger.source(s.kind, s.ident, start)))
-                for s, (_, start, _) in zip(scopes, counters, strict=True)
-            ]
-        raise RuntimeError("budget counters could not be seeded in Redis")
-
     def _lend(
-        self,
-        tag: tuple[Any, ...],
-        slots: int,
-        life_ms: int,
-        amount: float,
-        budget_keys: list[str],
-        window_keys: list[str],
-        reply: Sequence[Any],
+        self, tag: tuple[Any, ...], reply: Sequence[Any], amount: float, budget_keys: list[str], rpm_keys: list[str]
     ) -> None:
-        """Keep the lease the script lent, until ``lease_s`` or shortly before its first window ends."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        ends = [int(e) for e in reply[3:]]
-        lease = Lease(
-            slots,
-            slots * amount if budget_keys else 0.0,
-            now,
-            budget_keys,
-            window_keys[: len(ends)],
-            ends,
-        )
+        """Keep the lease the script lent (``reply`` = {1, slots, life ms, rpm window ends...}) until ``lease_s`` or
+        shortly before its first window ends."""
+        slots, life_ms = int(reply[1]), int(reply[2])
         life = self.leases.lease_s if life_ms < 0 else min(self.leases.lease_s, (life_ms - _LEASE_MARGIN_MS) / 1000)
+        loop = asyncio.get_running_loop()
+        ends = [int(e) for e in reply[3:]]
+        lease = Lease(slots, slots * amount if budget_keys else 0.0, loop.time() + life, budget_keys, rpm_keys, ends)
         if life <= 0:  # its window ends too soon to be worth keeping
             self._give_back(lease)
-            self._flush_later()
             return
-        lease.expires = now + life
         old = self.leases.pop(tag)
         if old is not None:  # lent to a request that asked before this one's lease came in
             self._give_back(old)
-            self._flush_later()
         self.leases.leases[tag] = lease
         loop.call_later(life, self._expire, tag, lease)
 
     def _expire(self, tag: tuple[Any, ...], lease: Lease) -> None:
         if self.leases.pop(tag, lease) is lease:
             self._give_back(lease)
-            self._flush_later()
 
     def _give_back(self, lease: Lease) -> None:
-        """Queue the unused part of ``lease`` for the next script."""
+        """Queue the unused part of ``lease`` for the next script (sent on its own if none comes within
+        ``flush_after_s``)."""
         slots, budget = lease.slots, max(lease.budget, 0.0)
         lease.slots, lease.budget = 0, 0.0
         returns = [(k, slots, e) for k, e in zip(lease.rpm_keys, lease.rpm_expiry_ms, strict=True)] if slots else []
         if returns or budget:
             self._enqueue(_Work(lease.budget_keys if budget else [], [], -budget, 0, returns))
+            self._flush_later()
 
     def _settle_work(
         self, reservation: Reservation | None, actual: float, tpm: Sequence[str], tokens: int
