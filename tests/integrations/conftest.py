@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def litellm_venv() -> Path:
-    """``<user cache>/wayfare/litellm-<version>``: LiteLLM's proxy and an editable Wayfare, installed once."""
+    """``<user cache>/wayfare/litellm-<version>``: LiteLLM's proxy and Wayfare's dependencies, installed once
+    (with an editable Wayfare of the checkout that built it; the proxy is started with this checkout's ``src`` on
+    PYTHONPATH, so that checkout may be gone)."""
     venv = Path(os.environ.get("WAYFARE_LITELLM_VENV") or
                 Path(platformdirs.user_cache_dir("wayfare")) / f"litellm-{LITELLM_VERSION}")  # fmt: skip
     marker = venv / ".wayfare-ready"

@@ -52,7 +52,9 @@ litellm_settings:
         )
         port = _free_port()
         env = {**os.environ, "LITELLM_MASTER_KEY": KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-               "LITELLM_LOG": "ERROR", "NO_PROXY": "127.0.0.1,localhost"}  # fmt: skip
+               "LITELLM_LOG": "ERROR", "NO_PROXY": "127.0.0.1,localhost",
+               # this checkout's Wayfare, not the one that first built the cached venv (which may be gone)
+               "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}  # fmt: skip
         log = open(tmp / "litellm.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [str(litellm_bin), "--config", str(tmp / "config.yaml"), "--host", "127.0.0.1", "--port", str(port)],
