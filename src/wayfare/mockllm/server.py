@@ -33,6 +33,7 @@ JSON = dict[str, Any]
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 _MODELS = ["mock-strong", "mock-weak"]
+CUT_GRACE_S = 0.05  # stream_cut: pause before the reset so the events already sent reach the client
 
 
 class MockApp:
@@ -178,6 +179,9 @@ class MockApp:
         delay = self.chunk_delay_ms / 1000
         for i, (name, data) in enumerate(events):
             if cut == "stream_cut" and i == 2:
+                # let the client read the events already sent: a RST can discard bytes still unread in its buffer,
+                # which would turn "cut mid-stream" into "failed before the first byte"
+                await asyncio.sleep(CUT_GRACE_S)
                 await _reset(send)
                 return
             payload = orjson.dumps(data)
