@@ -62,3 +62,15 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path: Path) -> None:
     url = _seed(tmp_path / "log.db")
     result = runner.invoke(store_app, ["spend", "--since", "yesterday", "--database-url", url])
     assert result.exit_code == 2 and "not an ISO date" in result.output
+
+
+def test_recent_prints_whole_ids_when_piped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    store = open_store(url)
+    long_id = "wf-" + "0123456789abcdef" * 2
+    store.write_batch([RequestRecord(request_id=long_id, time=utcnow(), chosen_model="gpt-4o-mini", route="auto")])
+    store.close()
+    result = runner.invoke(store_app, ["recent", "--database-url", url])  # not a terminal: nothing is cut
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if long_id in line)
+    assert "gpt-4o-mini" in row and "auto" in row and "…" not in result.output

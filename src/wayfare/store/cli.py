@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -74,10 +75,9 @@ def recent_command(
     """The most recent requests, newest first."""
     with _opened(database_url) as store:
         rows = store.query(limit=limit, key_id=key_id, route=route, model=model)
-    table = Table("time (UTC)", "request", "key", "route", "model", "score", "status", "ms", "cost $", "saved $")
-    for r in rows:
-        table.add_row(
-            r.time.strftime("%Y-%m-%d %H:%M:%S"),
+    cells = [
+        [
+            r.time.strftime("%m-%d %H:%M:%S"),
             r.request_id,
             r.key_id or "",
             r.route or "",
@@ -87,8 +87,34 @@ def recent_command(
             f"{r.latency_ms:.0f}",
             f"{r.cost_usd:.6f}",
             f"{r.savings_usd:.6f}",
-        )
-    console.print(table)
+        ]
+        for r in rows
+    ]
+    headers = ("time (UTC)", "request", "key", "route", "model", "score", "status", "ms", "cost $", "saved $")
+    _print_fitted(headers, cells, give_way=("request", "key"), right_from=5)
+
+
+def _print_fitted(headers: tuple[str, ...], cells: list[list[str]], give_way: tuple[str, ...], right_from: int) -> None:
+    """A compact table whose ``give_way`` columns are cut with "…" (or left out below 8 characters) on a narrow
+    terminal while the others are never cut; piped output (a file, grep) is printed whole."""
+    widths = [max([len(name), *(len(c[i]) for c in cells)]) for i, name in enumerate(headers)]
+    needed = sum(widths) + 3 * len(headers)
+    width = console.width if console.is_terminal else max(console.width, needed)
+    fixed = sum(w for w, name in zip(widths, headers, strict=True) if name not in give_way)
+    cut = width - fixed - 3 * len(headers)
+    cut_width = max(widths) if width >= needed else cut // max(1, len(give_way))
+    shown = [i for i, name in enumerate(headers) if width >= needed or cut_width >= 8 or name not in give_way]
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, show_edge=False)
+    for i in shown:
+        if headers[i] in give_way:
+            table.add_column(headers[i], no_wrap=True, overflow="ellipsis", max_width=cut_width)
+        else:
+            table.add_column(
+                headers[i], no_wrap=True, min_width=widths[i], justify="right" if i >= right_from else "left"
+            )
+    for c in cells:
+        table.add_row(*(c[i] for i in shown))
+    (console if width == console.width else Console(width=width)).print(table)
 
 
 @store_app.command("spend")
