@@ -42,10 +42,10 @@ class GovernanceConfig(_Strict):
     default_max_tokens: int = Field(default=4096, gt=0)
     """Output tokens assumed for the budget reservation when a request sets no max_tokens."""
     redis_prefix: str = "wf:"
+    """Prefix of every Redis key governance writes (counters, cache)."""
     redis_lease_s: float = Field(default=0.25, ge=0, le=5)
     """With Redis: how long a replica may keep a lease of a busy key's headroom (requests and USD admitted without a
     Redis round trip while the key is far from its limits; docs/GOVERNANCE.md). 0: every request checked in Redis."""
-    """Prefix of every Redis key governance writes (counters, cache)."""
 
     @property
     def active(self) -> bool:

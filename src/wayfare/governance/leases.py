@@ -101,6 +101,12 @@ class LeaseBook:
         del self.leases[tag]
         return current
 
+    def put(self, tag: Hashable, lease: Lease) -> Lease | None:
+        """Keep ``lease`` for the tag; returns the lease it replaces, if any (to be given back)."""
+        old = self.leases.get(tag)
+        self.leases[tag] = lease
+        return old
+
     def pop_all(self) -> list[Lease]:
         leases, self.leases = list(self.leases.values()), {}
         return leases

@@ -190,10 +190,9 @@ class RedisGate:
         if life <= 0:  # its window ends too soon to be worth keeping
             self._give_back(lease)
             return
-        old = self.leases.pop(tag)
+        old = self.leases.put(tag, lease)
         if old is not None:  # lent to a request that asked before this one's lease came in
             self._give_back(old)
-        self.leases.leases[tag] = lease
         loop.call_later(life, self._expire, tag, lease)
 
     def _expire(self, tag: tuple[Any, ...], lease: Lease) -> None:

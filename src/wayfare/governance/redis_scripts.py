@@ -13,6 +13,10 @@ from __future__ import annotations
 from wayfare.governance.leases import FRACTION
 
 _APPLY = """
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function apply(a, k, win)
   local now, tol = nil, math.min(1000, win / 2)
   for _ = 1, tonumber(ARGV[a]) do
@@ -34,10 +38,7 @@ local function apply(a, k, win)
       a = a + 2
       local ttl = redis.call('PTTL', KEYS[k])
       if ttl > 0 then
-        if now == nil then
-          local t = redis.call('TIME')
-          now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        end
+        if now == nil then now = server_ms() end
         if math.abs(now + ttl - ends) <= tol then redis.call('DECRBY', KEYS[k], n) end
       end
     end
@@ -104,8 +105,7 @@ if amount > 0 then
   end
 end
 if g < 1 then return {1, 0, ''} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_ms()
 local out, life = {1, g, ''}, -1
 for j = 1, nw do
   local ttl = redis.call('PTTL', KEYS[nb + j])
