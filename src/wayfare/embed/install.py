@@ -35,8 +35,8 @@ def _clean_stale(target: Path) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _package_dir(name: str) -> Path | None:
-    """Where a "package" model's package is installed (None if it is not); not called for built models."""
+def _package_dir() -> Path | None:
+    """Where the package of the one "package" model (e5-small) is installed, or None."""
     from wayfare.embed.e5_embedder import package_dir
 
     return package_dir()
@@ -44,7 +44,7 @@ def _package_dir(name: str) -> Path | None:
 
 def is_installed(name: str) -> bool:
     if resolve(name).kind == "package":
-        return _package_dir(name) is not None
+        return _package_dir() is not None
     try:
         verify(model_path(resolve(name).name))
     except ModelError:
@@ -58,7 +58,7 @@ def install(name: str, *, force: bool = False, step: Callable[[str], None] = lam
 
     spec = resolve(name)
     if spec.kind == "package":
-        found = _package_dir(spec.name)
+        found = _package_dir()
         if found is None:
             from wayfare.embed.e5_embedder import INSTALL_HINT
 
@@ -85,7 +85,7 @@ def status() -> list[ModelStatus]:
     rows = []
     for spec in CATALOGUE.values():
         if spec.kind == "package":
-            found = _package_dir(spec.name)
+            found = _package_dir()
             rows.append(
                 ModelStatus(
                     spec.name,

@@ -28,17 +28,33 @@ class Split:
     dropped_leaks: int = 0
 
 
+def _text_groups(prompts: Sequence[str]) -> tuple[int, IntArray]:
+    """(number of distinct texts, each row's text index): rows with the same text share an index."""
+    texts, group = np.unique(np.asarray(prompts, dtype=object).astype(str), return_inverse=True)
+    return len(texts), group.astype(np.int64)
+
+
+def random_holdout_split(prompts: Sequence[str], fraction: float, seed: int) -> Split:
+    """One train/test split holding out a random ``fraction`` of the distinct prompt texts (at least one)."""
+    n_texts, group = _text_groups(prompts)
+    held = np.zeros(n_texts, dtype=bool)
+    held[np.random.default_rng(seed).permutation(n_texts)[: max(1, round(fraction * n_texts))]] = True
+    test = np.flatnonzero(held[group]).astype(np.int64)
+    train = np.flatnonzero(~held[group]).astype(np.int64)
+    return Split([(train, test)], test, f"random {fraction:.0%} of the distinct prompts (seed {seed})")
+
+
 def kfold_split(prompts: Sequence[str], k: int, seed: int) -> Split:
     """``k`` folds over distinct prompt texts (shuffled with ``seed``); every row is evaluated exactly once."""
     n = len(prompts)
     if k < 2:
         raise ValueError(f"--folds must be at least 2, got {k}")
-    texts, group = np.unique(np.asarray(prompts, dtype=object).astype(str), return_inverse=True)
-    if len(texts) < k:
-        raise ValueError(f"cannot make {k} folds from {len(texts)} distinct prompts")
+    n_texts, group = _text_groups(prompts)
+    if n_texts < k:
+        raise ValueError(f"cannot make {k} folds from {n_texts} distinct prompts")
     rng = np.random.default_rng(seed)
-    fold_of_text = np.empty(len(texts), dtype=np.int64)
-    fold_of_text[rng.permutation(len(texts))] = np.arange(len(texts)) % k
+    fold_of_text = np.empty(n_texts, dtype=np.int64)
+    fold_of_text[rng.permutation(n_texts)] = np.arange(n_texts) % k
     fold_of_row = fold_of_text[group]
     folds = [
         (np.flatnonzero(fold_of_row != f).astype(np.int64), np.flatnonzero(fold_of_row == f).astype(np.int64))

@@ -56,20 +56,11 @@ def load_training_table(
 def holdout_rows(table: ResultsTable, fraction: float, seed: int) -> tuple[NDArray[Any], NDArray[Any], str]:
     """(train rows, test rows, description): the table's own de-leaked test split when it has one, else a random
     ``fraction`` of the distinct prompt texts, so that rows with the same text never straddle the two sides."""
-    from wayfare.eval.splits import has_holdout, holdout_split
+    from wayfare.eval.splits import has_holdout, holdout_split, random_holdout_split
 
-    if has_holdout(table):
-        split = holdout_split(table)
-        train, test = split.folds[0]
-        return train, test, split.description
-    texts, group = np.unique(np.asarray(table.prompts, dtype=object).astype(str), return_inverse=True)
-    held = np.zeros(len(texts), dtype=bool)
-    held[np.random.default_rng(seed).permutation(len(texts))[: max(1, round(fraction * len(texts)))]] = True
-    return (
-        np.flatnonzero(~held[group]),
-        np.flatnonzero(held[group]),
-        f"random {fraction:.0%} of the distinct prompts (seed {seed})",
-    )
+    split = holdout_split(table) if has_holdout(table) else random_holdout_split(table.prompts, fraction, seed)
+    train, test = split.folds[0]
+    return train, test, split.description
 
 
 def holdout_metrics(
