@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
 from wayfare.cli import app
-from wayfare.data import load_jsonl, load_routerarena
+from wayfare.data import load_arena_hard, load_jsonl, load_routerarena
 
 FIX = Path(__file__).parent / "fixtures"
 runner = CliRunner()
@@ -28,6 +29,21 @@ def test_convert_round_trip(tmp_path: Path) -> None:
     back, src = load_jsonl(out), load_routerarena(FIX / "routerarena")
     assert back.models == src.models and back.prompts == src.prompts
     assert back.costs is not None and src.costs is not None and (back.costs == src.costs).all()
+
+
+def test_convert_arena_hard(tmp_path: Path) -> None:
+    out = tmp_path / "ah.jsonl"
+    result = runner.invoke(app, ["data", "convert", str(FIX / "arena_hard"), "-f", "arena-hard", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 4 prompts x 3 models" in result.output
+    back, src = load_jsonl(out), load_arena_hard(FIX / "arena_hard")
+    assert back.models == src.models and back.prompt_ids == src.prompt_ids and back.categories == src.categories
+    np.testing.assert_array_equal(back.scores, src.scores)  # NaN where a model has no grade stays NaN
+    result = runner.invoke(app, ["data", "info", str(FIX / "arena_hard" / "model_judgment"), "-f", "arena-hard"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: {FIX / 'arena_hard' / 'model_judgment'}: arena-hard format needs question.jsonl"
+    )
 
 
 def test_errors_are_one_line() -> None:

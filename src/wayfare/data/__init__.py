@@ -1,5 +1,6 @@
 """Results tables (prompts x models -> score) and the loaders that read public benchmark formats into them."""
 
+from wayfare.data.arena_hard import load_arena_hard
 from wayfare.data.errors import DataFormatError
 from wayfare.data.jsonl import load_jsonl, save_jsonl
 from wayfare.data.llmrouter import load_llmrouter
@@ -20,6 +21,7 @@ __all__ = [
     "bundled_path",
     "estimate_tokens",
     "fill_costs",
+    "load_arena_hard",
     "load_benchmark",
     "load_jsonl",
     "load_llmrouter",

@@ -8,6 +8,7 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
+from wayfare.data.arena_hard import load_arena_hard
 from wayfare.data.errors import DataFormatError
 from wayfare.data.jsonl import load_jsonl
 from wayfare.data.llmrouter import load_llmrouter
@@ -24,6 +25,7 @@ FORMATS: dict[str, Loader] = {
     "routellm-gsm8k": load_routellm_gsm8k,
     "llmrouter": load_llmrouter,
     "mt-bench": load_mt_bench,
+    "arena-hard": load_arena_hard,
     "routerarena": load_routerarena,
     "jsonl": load_jsonl,
 }
