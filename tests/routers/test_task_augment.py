@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from wayfare.data import ResultsTable, load_benchmark
+from wayfare.data.shingles import deleak, shingles
 from wayfare.eval.splits import holdout_split
 from wayfare.routers import load_router, make_router, save_router
-from wayfare.routers.task_augment import augmentation_prompts, deleak, mmlu_stem, sample_per_task, shingles
+from wayfare.routers.task_augment import augmentation_prompts, mmlu_stem, sample_per_task
 
 
 @pytest.fixture(scope="module")

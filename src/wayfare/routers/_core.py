@@ -97,7 +97,8 @@ class BaseRouter(ABC):
             "table": table.name,
             "n_prompts": len(table),
             "n_models": len(table.models),
-            "mean_scores": {m: round(v, 6) for m, v in table.mean_scores().items()},
+            "label": str(table.meta.get("label", "strong-wins")),
+            "mean_label": {m: round(v, 6) for m, v in table.mean_scores().items()},
             "fit_seconds": round(time.perf_counter() - start, 3),
         }
         if "source" in table.meta:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -71,6 +72,11 @@ def train_command(
     strong: str | None = typer.Option(None, "--strong", help="Strong model (makes a pair router)."),
     weak: str | None = typer.Option(None, "--weak", help="Weak model (makes a pair router)."),
     pair: bool = typer.Option(False, "--pair", help="Pair router on the table's best and worst model."),
+    label: str = typer.Option(
+        "strong-wins",
+        "--label",
+        help="What the router learns: strong-wins, weak-fails, difficulty (>= 3 models), gap:T (docs/ROUTERS.md).",
+    ),
     param: list[str] = typer.Option([], "--param", help="Router parameter name=value (repeatable)."),
     embedder_name: str = typer.Option("default", "--embedder", help="Embedding model (see `wayfare models`)."),
     max_tokens: int = typer.Option(128, "--max-tokens", help="Embedder truncation length in tokens."),
@@ -78,26 +84,33 @@ def train_command(
     seed: int = typer.Option(0, "--seed", help="Random seed (splits and initialisation)."),
 ) -> None:
     """Train a router on a results table (or preference battles) and save it as an artifact."""
+    from wayfare.data.labels import parse_label, relabel
     from wayfare.routers.artifact import save_router
     from wayfare.routers.training import embed_for, holdout_metrics, load_training_table, new_router, parse_params
 
     if not 0.0 <= holdout < 1.0:
         _fail(f"--holdout must be in [0, 1), got {holdout}")
     try:
+        lab = parse_label(label)
         table = load_training_table(data, fmt, strong=strong, weak=weak)
         if pair and not table.is_pair:
-            table = table.pair()
-        elif pair or (table.is_pair and len(table.models) > 2):
-            table = table.pair(table.strong, table.weak)
+            named = table.pair()
+            table = replace(table, strong=named.strong, weak=named.weak)
+        truth = table.pair(table.strong, table.weak) if table.is_pair else table
+        table = relabel(table, lab)
         r = new_router(router, parse_params(param), seed=seed, embedder_name=embedder_name, max_tokens=max_tokens)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
     x = embed_for(r, table.prompts)
-    metrics = holdout_metrics(r, x, table, fraction=holdout, seed=seed) if holdout > 0 else {}
+    metrics = holdout_metrics(r, x, table, fraction=holdout, seed=seed, truth=truth) if holdout > 0 else {}
     with err_console.status(f"fitting {router} on {len(table)} prompts"):
         r.fit_vectors(x, table)
     folder = save_router(r, output, metrics=metrics)
-    out_console.print(f"trained [bold]{router}[/bold] on {table.name}: {len(table)} prompts, models {r.models_}")
+    out_console.print(
+        f"trained [bold]{router}[/bold] on {table.name}: {len(table)} prompts, models {r.models_}, label {lab.name}",
+        soft_wrap=True,
+        highlight=False,
+    )
     for key, value in metrics.items():
         out_console.print(f"  {key}: {value}", highlight=False)
     out_console.print(f"saved to {folder}")

@@ -10,35 +10,15 @@ any prompt it is given, e.g. every prompt of an evaluation split.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection
 from functools import lru_cache
 
 import numpy as np
 
+from wayfare.data.shingles import deleak
 from wayfare.routers.text_features import split_options
 
-SHINGLE_WORDS = 8
 SOURCES = ("routellm",)
-_WORD = re.compile(r"\w+")
-
-
-def shingles(text: str, n: int = SHINGLE_WORDS) -> set[str]:
-    """The ``n``-word shingles of ``text`` (lower-cased ``\\w+`` words); a shorter text is one shingle."""
-    words = _WORD.findall(text.lower())
-    if len(words) <= n:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-def deleak(prompts: Sequence[str], against: Iterable[str], n: int = SHINGLE_WORDS) -> tuple[list[int], int]:
-    """(indices of ``prompts`` kept, number dropped): a prompt is dropped when it shares any ``n``-word shingle
-    with any text of ``against``."""
-    seen: set[str] = set()
-    for text in against:
-        seen |= shingles(text, n)
-    kept = [i for i, p in enumerate(prompts) if seen.isdisjoint(shingles(p, n))]
-    return kept, len(prompts) - len(kept)
 
 
 def mmlu_stem(prompt: str) -> str:

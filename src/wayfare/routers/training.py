@@ -35,7 +35,8 @@ def load_training_table(
     source: str, fmt: str | None, *, strong: str | None = None, weak: str | None = None
 ) -> ResultsTable:
     """A results table from a built-in benchmark name or a file in one of :data:`wayfare.data.FORMATS`, or a
-    battles JSONL file (``fmt="battles"``)."""
+    battles JSONL file (``fmt="battles"``). ``strong`` / ``weak`` name the pair (the other one defaults to the
+    highest / lowest mean scorer); the table keeps all its models (:func:`wayfare.data.labels.relabel` reduces it)."""
     from wayfare.data import BENCHMARKS, load_benchmark, load_table
 
     if fmt == "battles":
@@ -48,8 +49,9 @@ def load_training_table(
     else:
         table = load_table(source, fmt or "jsonl")
         table = replace(table, meta={**table.meta, "source": table.meta.get("source", f"{fmt or 'jsonl'} {source}")})
-    if strong or weak:
-        table = table.pair(strong=strong, weak=weak)
+    if strong or weak:  # name the pair but keep every model: a label such as difficulty reads them all
+        named = table.pair(strong=strong, weak=weak)
+        table = replace(table, strong=named.strong, weak=named.weak)
     return table
 
 
@@ -64,14 +66,22 @@ def holdout_rows(table: ResultsTable, fraction: float, seed: int) -> tuple[NDArr
 
 
 def holdout_metrics(
-    router: BaseRouter, x: NDArray[np.float32], table: ResultsTable, *, fraction: float, seed: int
+    router: BaseRouter,
+    x: NDArray[np.float32],
+    table: ResultsTable,
+    *,
+    fraction: float,
+    seed: int,
+    truth: ResultsTable | None = None,
 ) -> JSONDict:
     """Fit a copy of ``router`` on the training rows and measure it on held-out rows: the table's own test split
     when it has one (LLMRouter; test rows whose text is in train are dropped), else a random ``fraction`` of the
     distinct prompt texts (rows with the same text stay on one side).
 
     Pair: APGR, CPT(50%), CPT(80%) of the score; N models: mean score of the model with the highest predicted score
-    vs the best single model, and the mean squared error of the predicted scores.
+    vs the best single model, and the mean squared error of the predicted scores. ``table`` holds the training label
+    (:mod:`wayfare.data.labels`); the held-out rows are scored on ``truth``, the same rows' real scores of the same
+    models (default: ``table`` itself, i.e. the label is the scores).
     """
     from wayfare.eval.curves import pair_curve
     from wayfare.eval.metrics import apgr, cpt
@@ -80,9 +90,10 @@ def holdout_metrics(
     train, test, described = holdout_rows(table, fraction, seed)
     probe = make_router(router.kind, embedder=router.embedder, **router.get_params())
     probe.fit_vectors(x[train], table.subset(train))
-    held = table.subset(test)
+    held = (truth if truth is not None else table).subset(test)
     texts = held.prompts
     out: dict[str, Any] = {
+        "label": str(table.meta.get("label", "strong-wins")),
         "holdout": described,
         "holdout_fraction": round(len(test) / len(table), 6),
         "holdout_prompts": len(test),

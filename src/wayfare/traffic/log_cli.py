@@ -111,12 +111,16 @@ def train_from_log_command(
     route: str | None = typer.Option(None, "--route", help="Train on this route's pairs only."),
     router: str = typer.Option("logreg", "--router", help="Router kind (see `wayfare.routers.available_routers`)."),
     param: list[str] = typer.Option([], "--param", help="Router parameter name=value (repeatable)."),
+    label: str = typer.Option(
+        "strong-wins", "--label", help="What the router learns: strong-wins, weak-fails or gap:T (docs/ROUTERS.md)."
+    ),
     embedder_name: str = typer.Option("default", "--embedder", help="Embedding model (see `wayfare models`)."),
     max_tokens: int = typer.Option(128, "--max-tokens", help="Embedder truncation length in tokens."),
     holdout: float = typer.Option(0.3, "--holdout", help="Fraction of prompts kept out for `wayfare compare`."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the router."),
 ) -> None:
     """Train a pair router on labelled logged traffic (shadow pairs + labels + feedback scores)."""
+    from wayfare.data.labels import parse_label, relabel
     from wayfare.routers.artifact import save_router
     from wayfare.routers.training import embed_for, new_router, parse_params
     from wayfare.traffic.logtable import LogTableError, heldout_mask, log_table
@@ -128,7 +132,7 @@ def train_from_log_command(
             _fail(str(exc))
     try:
         held = heldout_mask(table.prompts, holdout)
-        train = table.subset(np.flatnonzero(~held))
+        train = relabel(table.subset(np.flatnonzero(~held)), parse_label(label))
         if len(train) < 2:
             raise ValueError(f"only {len(train)} labelled prompts outside the held-out split: label more traffic")
         r = new_router(router, parse_params(param), seed=seed, embedder_name=embedder_name, max_tokens=max_tokens)
@@ -147,6 +151,7 @@ def train_from_log_command(
             "split": "blake2b(prompt) < holdout",
             "feedback_applied": info.feedback_applied,
             "label_methods": table.meta.get("label_methods"),
+            "label": parse_label(label).name,
         }
     }
     folder = save_router(r, output, extra=extra)
