@@ -109,7 +109,7 @@ def eval_command(
     fmt: str | None = typer.Option(
         None,
         "--format",
-        help="Format of --data: routellm-mmlu, routellm-gsm8k, llmrouter, mt-bench, routerarena, jsonl.",
+        help="Format of --data: routellm-mmlu, routellm-gsm8k, llmrouter, mt-bench, routerarena, arena-hard, jsonl.",
     ),
     routers: str = typer.Option(
         DEFAULT_ROUTERS,
@@ -134,13 +134,36 @@ def eval_command(
         "-e",
         help="Embedder of the routers trained here: NAME[:MAX_TOKENS] (see `wayfare models list`).",
     ),
+    transfer: bool = typer.Option(
+        False,
+        "--transfer",
+        help="Leave-one-source-out: train on every --source but one, score on the one left out (router x label).",
+    ),
+    source: list[str] = typer.Option(
+        [],
+        "--source",
+        help="With --transfer: mmlu, gsm8k, llmrouter (bundled) or FORMAT:PATH (repeatable; default: the three "
+        "bundled ones).",
+    ),
+    labels: str = typer.Option(
+        "strong-wins,weak-fails,difficulty",
+        "--labels",
+        help="With --transfer: training labels to compare (strong-wins, weak-fails, difficulty, gap:T).",
+    ),
 ) -> None:
-    """Evaluate routers on a benchmark: APGR/CPT (two models) or AIQ (N models), with 95% CIs and a report."""
+    """Evaluate routers on a benchmark: APGR/CPT (two models) or AIQ (N models), with 95% CIs and a report.
+
+    With --transfer: how each router x label holds on a source it was never trained on."""
     try:
         if folds < 2:
             raise UsageError(f"--folds must be at least 2, got {folds}")
         if bootstrap < 0:
             raise UsageError(f"--bootstrap must be >= 0, got {bootstrap}")
+        if transfer:
+            _transfer(source, routers, labels, strong, weak, embedder, folds, bootstrap, seed, out, benchmark, data)
+            return
+        if source:
+            raise UsageError("--source is for --transfer; evaluate one table with --benchmark or --data")
         table = _load_table(benchmark, data, fmt)
         config = EvalConfig(folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak)
         result, paths, notes = run(table, routers, config, out, embedder)
@@ -149,6 +172,42 @@ def eval_command(
     for note in notes:
         err_console.print(f"note: {note}", style="dim")
     print_result(result, paths)
+
+
+def _transfer(
+    sources: list[str],
+    routers: str,
+    labels: str,
+    strong: str | None,
+    weak: str | None,
+    embedder: str,
+    folds: int,
+    bootstrap: int,
+    seed: int,
+    out: Path,
+    benchmark: str | None,
+    data: Path | None,
+) -> None:
+    from wayfare.eval.transfer_cli import DEFAULT_TRANSFER_ROUTERS, print_transfer, run_transfer
+
+    if benchmark or data:
+        raise UsageError("--transfer takes its tables from --source (repeatable), not --benchmark / --data")
+    with _progress() as progress:
+        metrics, paths = run_transfer(
+            sources=sources,
+            routers=DEFAULT_TRANSFER_ROUTERS if routers == DEFAULT_ROUTERS else routers,
+            labels=labels,
+            strong=strong,
+            weak=weak,
+            embedder=_embedder(embedder),
+            embedder_spec=embedder,
+            folds=folds,
+            n_resamples=bootstrap,
+            seed=seed,
+            out=out,
+            progress=progress,
+        )
+    print_transfer(console, metrics, paths)
 
 
 def _demo_line(name: str, e: dict[str, Any]) -> str:

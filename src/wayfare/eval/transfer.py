@@ -1,0 +1,238 @@
+"""Transfer evaluation: does a router trained on some sources hold on a source it never saw?
+
+For every candidate (router kind x training label) and every source: train on all the *other* sources (each
+relabelled with the candidate's label on its own strong/weak pair, all stacked into one generic ``weak`` /
+``strong`` table) and score the held-out source against its real pair. The number a user should choose by is the
+mean APGR over held-out sources; the in-source k-fold APGR is computed beside it, because the gap between the two
+is how much a router memorises one benchmark.
+
+Decontamination: before each held-out fit, training rows that share an 8-word shingle with any prompt of the
+held-out source are dropped (benchmarks copy each other: LLMRouter repeats MMLU and GSM8K questions), and the
+counts are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wayfare.data import ResultsTable
+from wayfare.data.labels import Label, parse_label, relabel_pair
+from wayfare.data.shingles import sharing_rows, shingle_sets
+from wayfare.eval.bootstrap import pair_bootstrap, percentile_ci
+from wayfare.eval.curves import pair_curve
+from wayfare.eval.metrics import apgr
+from wayfare.eval.splits import kfold_split
+
+FloatArray = NDArray[np.float64]
+Vectors = NDArray[np.float32]
+Fitter = Callable[[Vectors, ResultsTable, Sequence[str]], Callable[[Vectors, Sequence[str]], FloatArray]]
+"""(train vectors, generic pair table, train prompts) -> a scorer (vectors, prompts) -> P(strong needed)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One benchmark or traffic table with the pair it is scored on (``table`` keeps all its models)."""
+
+    name: str
+    table: ResultsTable
+    strong: str
+    weak: str
+
+    def __post_init__(self) -> None:
+        for role, model in (("strong", self.strong), ("weak", self.weak)):
+            if model not in self.table.models:
+                raise ValueError(f"source {self.name}: {role} model {model!r} is not in its table")
+
+    @property
+    def pair_known(self) -> NDArray[np.bool_]:
+        return ~(np.isnan(self.table.column(self.strong)) | np.isnan(self.table.column(self.weak)))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A router configuration and the label it is trained on; ``fit`` trains it (see :data:`Fitter`)."""
+
+    router: str
+    label: Label
+    fit: Fitter
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.router} / {self.label.name}"
+
+
+def source_label(source: Source, label: Label) -> Label:
+    """The label actually used on ``source``: ``difficulty`` needs three models, so a two-model source is trained
+    on ``weak-fails`` (the one-model form of difficulty) under a difficulty candidate."""
+    if label.kind == "difficulty" and len(source.table.models) < 3:
+        return parse_label("weak-fails")
+    return label
+
+
+def generic(source: Source, label: Label, rows: NDArray[np.int64]) -> ResultsTable:
+    """``rows`` of ``source`` relabelled, as a two-column table named ``weak`` / ``strong``."""
+    table = relabel_pair(source.table.subset(rows), source_label(source, label), strong=source.strong, weak=source.weak)
+    return replace(
+        table,
+        name=source.name,
+        prompt_ids=[f"{source.name}/{i}" for i in table.prompt_ids],
+        models=["weak", "strong"],
+        strong="strong",
+        weak="weak",
+        costs=None,
+        input_tokens=None,
+        output_tokens=None,
+        categories=None,
+    )
+
+
+def stack(tables: Sequence[ResultsTable], name: str) -> ResultsTable:
+    return ResultsTable(
+        name=name,
+        prompt_ids=[i for t in tables for i in t.prompt_ids],
+        prompts=[p for t in tables for p in t.prompts],
+        models=["weak", "strong"],
+        scores=np.vstack([t.scores for t in tables]),
+        strong="strong",
+        weak="weak",
+    )
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """APGR on one source and its bootstrap samples."""
+
+    apgr: float
+    samples: FloatArray
+    n: int
+
+
+def score_source(scores: FloatArray, source: Source, rows: NDArray[np.int64], n_resamples: int, seed: int) -> HeldOut:
+    weak, strong = source.table.column(source.weak)[rows], source.table.column(source.strong)[rows]
+    value = apgr(pair_curve(scores, weak, strong))
+    samples = (
+        pair_bootstrap(scores, weak, strong, (), n_resamples, seed)["apgr"]
+        if n_resamples > 0
+        else np.zeros(0, dtype=np.float64)
+    )
+    return HeldOut(float(value), np.asarray(samples, dtype=np.float64), len(rows))
+
+
+def _entry(held: HeldOut) -> dict[str, Any]:
+    lo, hi = percentile_ci(held.samples) if held.samples.size else (float("nan"), float("nan"))
+    return {"apgr": held.apgr, "apgr_ci": [lo, hi], "n": held.n}
+
+
+def _mean_entry(parts: Sequence[HeldOut]) -> dict[str, Any]:
+    """Mean APGR over sources; its CI from resampling every source independently (same resample count)."""
+    out: dict[str, Any] = {"apgr": float(np.mean([p.apgr for p in parts]))}
+    if parts and all(p.samples.size for p in parts):
+        lo, hi = percentile_ci(np.mean(np.vstack([p.samples for p in parts]), axis=0))
+        out["apgr_ci"] = [lo, hi]
+    return out
+
+
+def decontaminated_rows(
+    sources: Sequence[Source], held: int, shingles: Sequence[Sequence[frozenset[str]]]
+) -> tuple[list[NDArray[np.int64]], dict[str, int]]:
+    """Training rows of every source but ``held`` (pair-labelled rows only), minus those sharing an 8-word shingle
+    with a prompt of the held-out source; and how many were dropped per source."""
+    seen: set[str] = set().union(*shingles[held]) if shingles[held] else set()
+    rows: list[NDArray[np.int64]] = []
+    dropped: dict[str, int] = {}
+    for j, src in enumerate(sources):
+        if j == held:
+            rows.append(np.zeros(0, dtype=np.int64))
+            continue
+        candidates = np.arange(len(src.table), dtype=np.int64)
+        clash = sharing_rows(shingles[j], seen)
+        keep = np.setdiff1d(candidates, clash).astype(np.int64)
+        dropped[src.name] = int(len(candidates) - len(keep))
+        rows.append(keep)
+    return rows, dropped
+
+
+def evaluate_transfer(
+    sources: Sequence[Source],
+    candidates: Sequence[Candidate],
+    vectors: Sequence[Vectors],
+    *,
+    folds: int = 5,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    in_source: bool = True,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Leave-one-source-out APGR (and in-source k-fold APGR) of every candidate; JSON-ready metrics."""
+    if len(sources) < 2:
+        raise ValueError(f"transfer evaluation needs at least two sources, got {len(sources)}")
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f"source names must be distinct, got {names}")
+    shingles = [shingle_sets(s.table.prompts) for s in sources]
+    splits = [decontaminated_rows(sources, i, shingles) for i in range(len(sources))]
+    results: dict[str, Any] = {}
+    for cand in candidates:
+        transfer: dict[str, HeldOut] = {}
+        inside: dict[str, HeldOut] = {}
+        for i, held in enumerate(sources):
+            rows, _ = splits[i]
+            parts = [generic(src, cand.label, rows[j]) for j, src in enumerate(sources) if j != i]
+            x = np.vstack([vectors[j][rows[j]] for j in range(len(sources)) if j != i])
+            train = stack(parts, "+".join(p.name for p in parts))
+            scorer = cand.fit(x, train, train.prompts)
+            test = np.flatnonzero(held.pair_known).astype(np.int64)
+            prompts = [held.table.prompts[r] for r in test]
+            transfer[held.name] = score_source(scorer(vectors[i][test], prompts), held, test, n_resamples, seed + i)
+            if on_step:
+                on_step(f"{cand.name}: held out {held.name}")
+            if in_source:
+                inside[held.name] = _in_source(cand, held, vectors[i], folds, n_resamples, seed + i)
+                if on_step:
+                    on_step(f"{cand.name}: in-source {held.name}")
+        results[cand.name] = {
+            "router": cand.router,
+            "params": dict(cand.params),
+            "label": cand.label.name,
+            "labels_used": {s.name: source_label(s, cand.label).name for s in sources},
+            "transfer": {k: _entry(v) for k, v in transfer.items()},
+            "transfer_mean": _mean_entry(list(transfer.values())),
+        }
+        if in_source:
+            results[cand.name]["in_source"] = {k: _entry(v) for k, v in inside.items()}
+            results[cand.name]["in_source_mean"] = _mean_entry(list(inside.values()))
+    return {
+        "mode": "transfer",
+        "sources": {
+            s.name: {
+                "n_prompts": int(s.pair_known.sum()),
+                "strong": s.strong,
+                "weak": s.weak,
+                "n_models": len(s.table.models),
+                "origin": str(s.table.meta.get("source", s.table.name)),
+            }
+            for s in sources
+        },
+        "decontamination": {held.name: {"dropped_from_training": splits[i][1]} for i, held in enumerate(sources)},
+        "folds": folds,
+        "seed": seed,
+        "n_resamples": n_resamples,
+        "candidates": results,
+    }
+
+
+def _in_source(cand: Candidate, src: Source, x: Vectors, folds: int, n_resamples: int, seed: int) -> HeldOut:
+    rows = np.flatnonzero(src.pair_known).astype(np.int64)
+    split = kfold_split([src.table.prompts[r] for r in rows], folds, seed)
+    scores = np.zeros(len(rows), dtype=np.float64)
+    for train, test in split.folds:
+        table = generic(src, cand.label, rows[train])
+        scorer = cand.fit(x[rows[train]], table, table.prompts)
+        scores[test] = scorer(x[rows[test]], [src.table.prompts[r] for r in rows[test]])
+    return score_source(scores, src, rows, n_resamples, seed)

@@ -1,0 +1,112 @@
+"""``wayfare eval --transfer``: leave-one-source-out evaluation of router x label candidates, with a report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from wayfare import __version__
+from wayfare.embed.base import Embedder
+from wayfare.eval.routerspecs import parse_names
+from wayfare.eval.transfer import Candidate, FloatArray, Source, Vectors, evaluate_transfer
+from wayfare.eval.transfer_report import decontamination_line, ranked, sources_line, table_rows, write_transfer_report
+from wayfare.eval.transfer_sources import RouterChoice, load_sources, parse_labels, parse_router
+
+DEFAULT_TRANSFER_ROUTERS = "logreg,ensemble[knn_weight=0],knn"
+DEFAULT_LABELS = "strong-wins,weak-fails,difficulty"
+
+
+def fitter(choice: RouterChoice, embedder: Embedder | None, seed: int) -> Any:
+    """A :data:`wayfare.eval.transfer.Fitter` for a registry router."""
+    from wayfare.routers.registry import make_router
+
+    def fit(x: Vectors, table: Any, prompts: Sequence[str]) -> Any:
+        router = make_router(choice.kind, embedder=embedder, seed=seed, **choice.params)
+        router.fit_vectors(x, table)
+
+        def score(xv: Vectors, texts: Sequence[str]) -> FloatArray:
+            return router.score_vectors(xv, list(texts))
+
+        return score
+
+    return fit
+
+
+def _embed_all(embedder: Embedder, sources: Sequence[Source], progress: Progress) -> list[NDArray[np.float32]]:
+    out = []
+    for src in sources:
+        task = progress.add_task(f"embedding {src.name}", total=len(src.table))
+        parts = []
+        for start in range(0, len(src.table), 2048):
+            batch = src.table.prompts[start : start + 2048]
+            parts.append(np.asarray(embedder.embed(batch), dtype=np.float32))
+            progress.advance(task, len(batch))
+        out.append(np.concatenate(parts))
+    return out
+
+
+def run_transfer(
+    *,
+    sources: Sequence[str],
+    routers: str,
+    labels: str,
+    strong: str | None,
+    weak: str | None,
+    embedder: Embedder,
+    embedder_spec: str,
+    folds: int,
+    n_resamples: int,
+    seed: int,
+    out: Path,
+    progress: Progress,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    split = (
+        [p.strip() for p in (strong or "").split(",") if p.strip()],
+        [p.strip() for p in (weak or "").split(",") if p.strip()],
+    )
+    srcs = load_sources(sources, *split)
+    choices = [parse_router(n) for n in parse_names(routers)]
+    if not choices:
+        raise ValueError("--routers is empty")
+    cands = [
+        Candidate(c.name, label, fitter(c, embedder, seed), c.params) for c in choices for label in parse_labels(labels)
+    ]
+    vectors = _embed_all(embedder, srcs, progress)
+    task = progress.add_task("training and scoring", total=len(cands) * len(srcs) * 2)
+    metrics = evaluate_transfer(
+        srcs,
+        cands,
+        vectors,
+        folds=folds,
+        n_resamples=n_resamples,
+        seed=seed,
+        on_step=lambda _: progress.advance(task),
+    )
+    metrics["embedder"] = embedder_spec
+    metrics["wayfare_version"] = __version__
+    return metrics, write_transfer_report(metrics, out)
+
+
+def print_transfer(console: Console, metrics: dict[str, Any], paths: dict[str, Path]) -> None:
+    for part, title in (("transfer", "held-out-source APGR (95% CI)"), ("in_source", "in-source k-fold APGR")):
+        header, rows = table_rows(metrics, part)
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for col in header:
+            table.add_column(col)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    best = ranked(metrics)[0]
+    console.print(f"best mean held-out APGR: {best}", highlight=False)
+    console.print(f"Sources: {sources_line(metrics)}.", style="dim", soft_wrap=True, highlight=False)
+    console.print(decontamination_line(metrics), style="dim", soft_wrap=True, highlight=False)
+    console.print(f"Report: {paths['report']}  metrics: {paths['metrics']}", soft_wrap=True)

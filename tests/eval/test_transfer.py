@@ -1,0 +1,131 @@
+"""Leave-one-source-out evaluation (wayfare.eval.transfer): what is trained on, what is scored, what is dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from wayfare.data import ResultsTable
+from wayfare.data.labels import parse_label
+from wayfare.eval.curves import oracle_scores, pair_curve
+from wayfare.eval.metrics import apgr
+from wayfare.eval.transfer import Candidate, Source, evaluate_transfer
+
+
+def source(name: str, prompts: list[str], scores: np.ndarray, models: list[str]) -> Source:
+    table = ResultsTable(
+        name=name, prompt_ids=[str(i) for i in range(len(prompts))], prompts=prompts, models=models,
+        scores=scores.astype(np.float64),
+    )  # fmt: skip
+    return Source(name, table, strong=models[-1], weak=models[0])
+
+
+def hard_easy(name: str, n: int, seed: int, extra_models: int = 0) -> Source:
+    """Prompts marked 'hard' (the weak model fails, the strong one succeeds) or 'easy' (both succeed)."""
+    rng = np.random.default_rng(seed)
+    hard = rng.random(n) < 0.4
+    prompts = [f"{name} {'hard' if h else 'easy'} question number {i} about topic {i % 7}" for i, h in enumerate(hard)]
+    weak = np.where(hard, 0.0, 1.0)
+    cols = [weak, *([np.where(hard, 0.5, 1.0)] * extra_models), np.ones(n)]
+    models = ["weak", *[f"m{j}" for j in range(extra_models)], "strong"]
+    return source(name, prompts, np.column_stack(cols), models)
+
+
+def vectors_of(prompts: Sequence[str]) -> np.ndarray:
+    return np.asarray([[1.0 if "hard" in p else 0.0, len(p) / 100.0] for p in prompts], dtype=np.float32)
+
+
+def oracle_apgr(src: Source) -> float:
+    weak, strong = src.table.column(src.weak), src.table.column(src.strong)
+    return apgr(pair_curve(oracle_scores(weak, strong), weak, strong))
+
+
+class Recorder:
+    """A fitter that scores by the 'hard' feature and records every training table it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def __call__(self, x: np.ndarray, table: Any, prompts: Sequence[str]) -> Any:
+        self.seen.append(table)
+        return lambda xv, texts: np.asarray(xv[:, 0], dtype=np.float64)
+
+
+def test_each_source_is_scored_by_a_router_that_never_saw_it() -> None:
+    sources = [hard_easy("alpha", 60, 0), hard_easy("beta", 50, 1, extra_models=2), hard_easy("gamma", 40, 2)]
+    rec = Recorder()
+    cand = Candidate("probe", parse_label("weak-fails"), rec)
+    metrics = evaluate_transfer(
+        sources, [cand], [vectors_of(s.table.prompts) for s in sources], n_resamples=200, in_source=False
+    )
+    assert len(rec.seen) == 3
+    for held, table in zip(sources, rec.seen, strict=True):
+        assert not any(p.startswith(held.name) for p in table.prompts)
+        assert len(table) == sum(len(s.table) for s in sources) - len(held.table)
+        assert table.models == ["weak", "strong"] and table.meta == {}
+    entry = metrics["candidates"]["probe / weak-fails"]
+    # a router scoring exactly the weak model's failures is the oracle here
+    for s in sources:
+        assert entry["transfer"][s.name]["apgr"] == pytest.approx(oracle_apgr(s))
+    lo, hi = entry["transfer_mean"]["apgr_ci"]
+    assert lo <= entry["transfer_mean"]["apgr"] <= hi
+    assert metrics["sources"]["beta"] == {
+        "n_prompts": 50, "strong": "strong", "weak": "weak", "n_models": 4, "origin": "beta",
+    }  # fmt: skip
+
+
+def test_difficulty_uses_all_models_where_there_are_three_and_weak_fails_on_pairs() -> None:
+    sources = [hard_easy("alpha", 30, 0), hard_easy("beta", 30, 1, extra_models=2)]
+    rec = Recorder()
+    metrics = evaluate_transfer(
+        sources, [Candidate("probe", parse_label("difficulty"), rec)], [vectors_of(s.table.prompts) for s in sources],
+        n_resamples=0, in_source=False,
+    )  # fmt: skip
+    assert metrics["candidates"]["probe / difficulty"]["labels_used"] == {"alpha": "weak-fails", "beta": "difficulty"}
+    trained_on_beta = rec.seen[0]  # alpha held out
+    hard = np.asarray(["hard" in p for p in trained_on_beta.prompts])
+    np.testing.assert_allclose(trained_on_beta.scores[hard, 0], (0 + 0.5 + 0.5 + 1) / 4)  # mean of all 4 models
+    np.testing.assert_allclose(trained_on_beta.scores[:, 1], 1.0)
+
+
+def test_training_rows_that_copy_the_held_out_source_are_dropped_and_counted() -> None:
+    alpha = hard_easy("alpha", 40, 0)
+    copied = alpha.table.prompts[:7]
+    beta = hard_easy("beta", 30, 1)
+    leaky = source(
+        "beta", [*beta.table.prompts, *[f"Please answer: {p}" for p in copied]],
+        np.vstack([beta.table.scores, np.ones((7, 2))]), ["weak", "strong"],
+    )  # fmt: skip
+    rec = Recorder()
+    sources = [alpha, leaky]
+    metrics = evaluate_transfer(
+        sources, [Candidate("probe", parse_label("strong-wins"), rec)], [vectors_of(s.table.prompts) for s in sources],
+        n_resamples=0, in_source=False,
+    )  # fmt: skip
+    assert metrics["decontamination"]["alpha"]["dropped_from_training"] == {"beta": 7}
+    assert metrics["decontamination"]["beta"]["dropped_from_training"] == {"alpha": 7}
+    assert not set(rec.seen[0].prompts) & {f"Please answer: {p}" for p in copied}
+
+
+def test_in_source_folds_are_reported_beside_transfer() -> None:
+    sources = [hard_easy("alpha", 50, 0), hard_easy("beta", 50, 1)]
+    metrics = evaluate_transfer(
+        sources, [Candidate("probe", parse_label("weak-fails"), Recorder())],
+        [vectors_of(s.table.prompts) for s in sources], folds=5, n_resamples=0,
+    )  # fmt: skip
+    entry = metrics["candidates"]["probe / weak-fails"]
+    assert set(entry["in_source"]) == {"alpha", "beta"}
+    assert entry["in_source_mean"]["apgr"] == pytest.approx(np.mean([oracle_apgr(s) for s in sources]))
+
+
+def test_bad_sources_are_refused() -> None:
+    alpha = hard_easy("alpha", 10, 0)
+    with pytest.raises(ValueError, match="at least two sources"):
+        evaluate_transfer([alpha], [], [vectors_of(alpha.table.prompts)])
+    with pytest.raises(ValueError, match="source names must be distinct"):
+        evaluate_transfer([alpha, alpha], [], [vectors_of(alpha.table.prompts)] * 2)
+    with pytest.raises(ValueError, match="strong model 'nope' is not in its table"):
+        Source("alpha", alpha.table, strong="nope", weak="weak")

@@ -1,0 +1,83 @@
+"""`wayfare eval --transfer` end to end: sources in their own formats, the report, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from wayfare.cli import app
+from wayfare.data import load_benchmark, save_jsonl
+
+SHARED = Path(os.environ.get("WAYFARE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+ARENA = SHARED / "chat" / "arena-bench-v1"
+
+
+def run(args: list[str]) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["eval", "--transfer", *args])
+    return result.exit_code, result.output
+
+
+def test_transfer_over_two_tables_writes_both_tables_and_the_plot(tmp_path: Path) -> None:
+    gsm = save_jsonl(load_benchmark("gsm8k").subset(range(150)), tmp_path / "gsm.jsonl")
+    llm = load_benchmark("llmrouter")
+    small = save_jsonl(llm.subset(range(0, 1500, 10)), tmp_path / "llm.jsonl")
+    out = tmp_path / "report"
+    code, output = run(
+        ["--source", f"jsonl:{gsm}", "--source", f"jsonl:{small}", "--routers", "logreg,ensemble[knn_weight=0]",
+         "--labels", "strong-wins,weak-fails", "--folds", "2", "--bootstrap", "50", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0, output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["candidates"]) == {
+        "logreg / strong-wins", "logreg / weak-fails",
+        "ensemble[knn_weight=0] / strong-wins", "ensemble[knn_weight=0] / weak-fails",
+    }  # fmt: skip
+    names = list(metrics["sources"])
+    assert metrics["sources"][names[0]]["strong"] == "gpt-4-1106-preview"
+    assert metrics["sources"][names[1]]["strong"] == "llama-3.1-nemotron-51b-instruct"  # LLMRouter's known pair
+    for entry in metrics["candidates"].values():
+        assert set(entry["transfer"]) == set(entry["in_source"]) == set(names)
+        assert isinstance(entry["transfer_mean"]["apgr"], float) and len(entry["transfer_mean"]["apgr_ci"]) == 2
+    assert (out / "transfer.png").read_bytes()[:4] == b"\x89PNG"
+    html = (out / "report.html").read_text()
+    assert "Held-out-source APGR" in html and "In-source 2-fold APGR" in html
+    assert "best mean held-out APGR:" in output
+
+
+@pytest.mark.skipif(not ARENA.is_dir(), reason=f"{ARENA} is not here (the shared data folder)")
+def test_transfer_reads_arena_bench_in_its_own_format(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    code, output = run(
+        ["--source", "gsm8k", "--source", f"arena-hard:{ARENA}", "--routers", "logreg", "--labels", "difficulty",
+         "--bootstrap", "0", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0, output
+    metrics = json.loads((out / "metrics.json").read_text())
+    arena = metrics["sources"]["arena-bench-v1"]
+    assert arena["n_prompts"] == 294 and arena["n_models"] == 14
+    assert (arena["strong"], arena["weak"]) == ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1")
+    used = metrics["candidates"]["logreg / difficulty"]["labels_used"]
+    assert used == {"gsm8k": "weak-fails", "arena-bench-v1": "difficulty"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "gsm8k"], "needs at least two sources"),
+        (["--source", "gsm8k", "--source", "nowhere"], "give a bundled benchmark"),
+        (["--source", "gsm8k", "--source", "jsonl:/no/such.jsonl"], "no such file or directory"),
+        (["--source", "gsm8k", "--source", "gsm8k"], "two sources are named gsm8k"),
+        (["--source", "gsm8k", "--source", "mmlu", "--routers", "oracle"], "--transfer trains routers"),
+        (["--source", "gsm8k", "--source", "mmlu", "--labels", "hardest"], "unknown label 'hardest'"),
+        (["--source", "gsm8k", "--source", "mmlu", "--routers", "knn[k=3"], "parameters go in brackets"),
+        (["--benchmark", "gsm8k"], "takes its tables from --source"),
+    ],
+)
+def test_bad_transfer_input_is_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    code, output = run([*args, "--out", str(tmp_path / "x")])
+    assert code == 1
+    assert message in output and "Traceback" not in output
