@@ -24,9 +24,9 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 models: $(VENV)/.installed
 	$(BIN)/wayfare models install
 
-# Retrain the routers shipped in src/wayfare/routers/defaults/ from the bundled ../shared/data copies.
+# Retrain the routers shipped in src/wayfare/routers/defaults/ from the bundled data (+ ../shared/data/chat for the card).
 train-default: models
-	$(PY) -m wayfare.routers.defaults
+	$(PY) -m wayfare.eval.train_defaults
 
 demo: models
 	$(BIN)/wayfare demo

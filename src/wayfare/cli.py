@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "spend": ("wayfare.governance.cli", "spend_command"),
     "store": ("wayfare.store.cli", "store_app"),
     "data": ("wayfare.data.cli", "data_app"),
-    "models": ("wayfare.embed.cli", "models_app"),
+    "models": ("wayfare.routers.card", "models_app"),  # embedding models + `models show` (router cards)
 }
 
 

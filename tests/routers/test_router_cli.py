@@ -16,15 +16,16 @@ from wayfare.routers import read_meta
 
 runner = CliRunner()
 
+HARD = "Solve for x: 3x^2 - 12x + 9 = 0, then find the sum of the squares of the roots."
 PROMPTS: list[dict[str, object]] = [
-    {"id": "a", "prompt": "What is 2 + 2?"},
+    {"id": "a", "prompt": "Translate 'good morning' into Spanish."},
     {
         "id": 7,
         "messages": [
             {"role": "system", "content": "You are terse."},
-            {"role": "user", "content": "Prove that there are infinitely many primes."},
-            {"role": "assistant", "content": "Sure."},
-            {"role": "user", "content": [{"type": "text", "text": "Now prove the prime number theorem in full."}]},
+            {"role": "user", "content": "Say hello."},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": [{"type": "text", "text": HARD}]},
         ],
     },
 ]
@@ -46,7 +47,8 @@ def test_score_with_the_shipped_default_pair_router(tmp_path: Path) -> None:
     rows = read_jsonl(out)
     assert [r["id"] for r in rows] == ["a", 7]
     assert all(set(r) == {"id", "score"} and 0.0 <= float(r["score"]) <= 1.0 for r in rows)
-    # the last user message is what is scored: a hard proof needs the strong model more than 2 + 2
+    # the last user message is what is scored: multi-step algebra needs the strong model more than a greeting's
+    # translation (the default learned prompt difficulty: where weak models fail)
     assert float(rows[1]["score"]) > float(rows[0]["score"])
 
 

@@ -20,10 +20,13 @@ from wayfare.routers.registry import shipped_router_path
 
 
 def mixed_sample(n: int, seed: int) -> list[str]:
-    """n prompts drawn from the bundled MMLU, GSM8K and LLMRouter sets."""
-    pool = [p for name in ("mmlu", "gsm8k", "llmrouter") for p in load_benchmark(name).prompts]
-    rows = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
-    return [pool[i] for i in rows.tolist()]
+    """n prompts, the same number drawn from each of the bundled MMLU, GSM8K and LLMRouter sets (as calibrated)."""
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    for name in ("mmlu", "gsm8k", "llmrouter"):
+        prompts = load_benchmark(name).prompts
+        out += [prompts[i] for i in rng.choice(len(prompts), size=n // 3, replace=False).tolist()]
+    return out
 
 
 def test_calibrated_thresholds_send_their_share_strong_on_a_fresh_sample() -> None:

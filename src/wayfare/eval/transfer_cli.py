@@ -95,13 +95,15 @@ def run_transfer(
 
 
 def print_transfer(console: Console, metrics: dict[str, Any], paths: dict[str, Path]) -> None:
-    for part, title in (("transfer", "held-out-source APGR (95% CI)"), ("in_source", "in-source k-fold APGR")):
-        header, rows = table_rows(metrics, part)
+    titles = (("transfer", "held-out-source APGR (mean with 95% CI)"), ("in_source", "in-source k-fold APGR"))
+    for part, title in titles:
+        header, rows = table_rows(metrics, part, compact=True)
         if not rows:
             continue
         table = Table(title=title, title_justify="left")
-        for col in header:
-            table.add_column(col)
+        table.add_column(header[0], no_wrap=True)
+        for col in header[1:]:
+            table.add_column(col, overflow="fold")
         for row in rows:
             table.add_row(*row)
         console.print(table)
@@ -109,4 +111,5 @@ def print_transfer(console: Console, metrics: dict[str, Any], paths: dict[str, P
     console.print(f"best mean held-out APGR: {best}", highlight=False)
     console.print(f"Sources: {sources_line(metrics)}.", style="dim", soft_wrap=True, highlight=False)
     console.print(decontamination_line(metrics), style="dim", soft_wrap=True, highlight=False)
+    console.print("Per-source 95% CIs: report.html and metrics.json.", style="dim")
     console.print(f"Report: {paths['report']}  metrics: {paths['metrics']}", soft_wrap=True)

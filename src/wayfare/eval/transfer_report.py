@@ -35,16 +35,24 @@ def ranked(metrics: dict[str, Any]) -> list[str]:
     return sorted(cands, key=lambda c: -(cands[c]["transfer_mean"]["apgr"] or 0.0))
 
 
-def table_rows(metrics: dict[str, Any], part: str = "transfer") -> tuple[list[str], list[list[str]]]:
-    """Rows of the transfer (``part="transfer"``) or in-source (``"in_source"``) table, best candidate first."""
+def _point(entry: dict[str, Any] | None) -> str:
+    return "–" if not entry or entry.get("apgr") is None else f"{entry['apgr']:.3f}"
+
+
+def table_rows(
+    metrics: dict[str, Any], part: str = "transfer", *, compact: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """Rows of the transfer (``part="transfer"``) or in-source (``"in_source"``) table, best candidate first;
+    ``compact`` shows a CI for the mean only (a terminal's width)."""
     sources = list(metrics["sources"])
     header = ["router / label", *sources, "mean"]
+    cell = _point if compact else _cell
     rows = []
     for name in ranked(metrics):
         entry = metrics["candidates"][name]
         if part not in entry:
             continue
-        rows.append([name, *(_cell(entry[part].get(s)) for s in sources), _cell(entry[f"{part}_mean"])])
+        rows.append([name, *(cell(entry[part].get(s)) for s in sources), _cell(entry[f"{part}_mean"])])
     return header, rows
 
 

@@ -3,8 +3,13 @@
 Sources: ``mmlu``, ``gsm8k``, ``llmrouter`` (the bundled copies; LLMRouter with its test rows that repeat a training
 prompt dropped) or ``FORMAT:PATH`` for any results format (e.g. ``arena-hard:data/arena-bench-v1``). Each source is
 scored on one strong/weak pair: the first of ``--strong`` / ``--weak``'s comma-separated names that the table has,
-else the pair that ships with it (GPT-4-1106 vs Mixtral-8x7B where both are present; LLMRouter's
-nemotron-51b vs llama-3.1-8b), else the table's best and worst model by mean score.
+else the pair that ships with it (GPT-4-1106 vs Mixtral-8x7B where both are present; in LLMRouter
+nemotron-51b vs Mistral-7B-Instruct-v0.3), else the table's best and worst model by mean score.
+
+Why that LLMRouter pair: a routing benchmark needs a real quality gap. Nemotron-51b vs Llama-3.1-8B (0.650 vs
+0.594, 76% ties) leaves APGR's denominator at 0.056, so its APGR is mostly noise (the oracle scores 2.17);
+Nemotron-51b vs Mistral-7B (0.650 vs 0.386) has a gap like GPT-4 vs Mixtral's on chat (0.876 vs 0.619). Both
+tables are in docs/ROUTERS.md.
 
 Candidates: ``--routers`` names registry routers, optionally with parameters in brackets
 (``ensemble[knn_weight=0;c=0.3]``), crossed with ``--labels``.
@@ -25,7 +30,7 @@ from wayfare.eval.transfer import Source
 
 KNOWN_PAIRS = (
     ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"),
-    ("llama-3.1-nemotron-51b-instruct", "llama-3.1-8b-instruct"),
+    ("llama-3.1-nemotron-51b-instruct", "mistral-7b-instruct-v0.3"),
 )
 DEFAULT_SOURCES = ("mmlu", "gsm8k", "llmrouter")
 

@@ -1,0 +1,200 @@
+"""Training the routers shipped inside the package (``make train-default``), chosen by how they transfer.
+
+- ``default`` (pair): the router kind, label and embedder with the best mean leave-one-source-out APGR over the
+  bundled MMLU, GSM8K, LLMRouter and the arena-bench-v1 chat source (docs/ROUTERS.md "Transfer"), inside the
+  decision-latency budget. It is trained on MMLU + GSM8K + LLMRouter only: arena-bench-v1 stays a chat source it
+  never saw, on which its card reports the held-out APGR and the Spearman correlation between its score and the
+  chat prompts' difficulty. Its columns are named ``weak`` / ``strong``: the gateway maps them to the configured pair.
+- ``default-n``: the task router (a prompt-level task classifier times each model's shrunk per-task mean score)
+  over LLMRouter's 9 models; trained on the train split, measured on the de-leaked test split.
+
+Every number stored in an artifact is measured here and says what it was measured on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.stats import spearmanr
+
+from wayfare.data import load_benchmark
+from wayfare.data.labels import parse_label
+from wayfare.embed.base import Embedder
+from wayfare.eval.transfer import Candidate, Source, evaluate_transfer, generic, stack
+from wayfare.eval.transfer_cli import fitter
+from wayfare.eval.transfer_sources import RouterChoice, load_source
+from wayfare.routers._core import JSONDict
+from wayfare.routers.artifact import save_router
+from wayfare.routers.policies import threshold_for_share
+from wayfare.routers.registry import DEFAULTS_DIR, make_router
+from wayfare.routers.training import embed_with_progress
+
+PAIR_ROUTER = RouterChoice("ensemble", {"knn_weight": 0.0})  # the lexical linear probe (docs/ROUTERS.md "Transfer")
+PAIR_LABEL = "difficulty"
+DEFAULT_EMBEDDER = "static-tl-256:128"
+N_EMBEDDER = DEFAULT_EMBEDDER
+N_ROUTER: dict[str, Any] = {"name": "task"}
+TRAIN_SOURCES = ("mmlu", "gsm8k", "llmrouter")
+CHAT = "chat/arena-bench-v1"
+CHAT_SKIP = ("gpt-4-1106-preview", "gpt-4-0314")  # the strong pair member and its sibling: not in "difficulty"
+CALIBRATION_SHARES = (0.2, 0.3, 0.5)
+CALIBRATION_SAMPLE = 3000
+N_RESAMPLES = 1000
+
+
+def shared_data() -> Path:
+    """../shared/data next to the checkout, or ``WAYFARE_SHARED_DATA``."""
+    default = Path(__file__).resolve().parents[4] / "shared" / "data"
+    return Path(os.environ.get("WAYFARE_SHARED_DATA", default))
+
+
+def chat_source() -> Source | None:
+    path = shared_data() / CHAT
+    return load_source(f"arena-hard:{path}", [], []) if path.is_dir() else None
+
+
+def chat_difficulty(source: Source) -> NDArray[np.float64]:
+    """1 - mean grade of the judged models other than the two GPT-4s, per prompt."""
+    t = source.table
+    cols = [j for j, m in enumerate(t.models) if m not in CHAT_SKIP]
+    return np.asarray(1.0 - np.nanmean(t.scores[:, cols], axis=1), dtype=np.float64)
+
+
+def spearman_with_ci(a: NDArray[np.float64], b: NDArray[np.float64], seed: int = 0) -> tuple[float, float, float]:
+    rho = float(spearmanr(a, b)[0])
+    rng = np.random.default_rng(seed)
+    boots = [float(spearmanr(a[i], b[i])[0]) for i in (rng.integers(0, len(a), len(a)) for _ in range(N_RESAMPLES))]
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return rho, float(lo), float(hi)
+
+
+def calibrate(
+    train_scores: list[NDArray[np.float64]], per_source: dict[str, NDArray[np.float64]], described: str
+) -> JSONDict:
+    """Thresholds sending 20/30/50% of a seed-0 sample of the training prompts strong (the same number of prompts
+    from each training source, so no one benchmark sets the threshold), and each source's share at the 50% one."""
+    rng = np.random.default_rng(0)
+    per = CALIBRATION_SAMPLE // len(train_scores)
+    sample = np.concatenate([s[rng.choice(len(s), size=min(per, len(s)), replace=False)] for s in train_scores])
+    by_share: JSONDict = {}
+    for share in CALIBRATION_SHARES:
+        t = threshold_for_share(sample, share)
+        by_share[f"{share:.2f}"] = {"threshold": round(t, 5), "strong_share": round(float(np.mean(sample >= t)), 4)}
+    half = by_share["0.50"]
+    return {
+        "threshold": half["threshold"],
+        "strong_share": half["strong_share"],
+        "target": {"strong_share": 0.5},
+        "by_strong_share": by_share,
+        "measured_on": f"{len(sample)} prompts drawn with seed 0 from {described}, {per} from each (in-sample scores "
+        "of this router)",
+        "strong_share_by_source": {
+            name: round(float(np.mean(s >= half["threshold"])), 4) for name, s in per_source.items()
+        },
+    }
+
+
+def train_pair(embedder: Embedder, out: Path) -> JSONDict:
+    label = parse_label(PAIR_LABEL)
+    sources = [load_source(name, [], []) for name in TRAIN_SOURCES]
+    chat = chat_source()
+    every = [*sources, *([chat] if chat else [])]
+    vectors = [embed_with_progress(embedder, s.table.prompts, label=f"embedding {s.name}") for s in every]
+    cand = Candidate(PAIR_ROUTER.name, label, fitter(PAIR_ROUTER, embedder, 0), PAIR_ROUTER.params)
+    loso = evaluate_transfer(every, [cand], vectors, n_resamples=N_RESAMPLES, in_source=False)["candidates"][cand.name]
+
+    parts = [generic(s, label, np.arange(len(s.table), dtype=np.int64)) for s in sources]
+    table = stack(parts, "+".join(TRAIN_SOURCES))
+    x = np.vstack(vectors[: len(sources)])
+    router = make_router(PAIR_ROUTER.kind, embedder=embedder, **PAIR_ROUTER.params)
+    router.fit_vectors(x, table)
+    per_source = {s.name: router.score_vectors(v, s.table.prompts) for s, v in zip(every, vectors, strict=True)}
+    router.calibration_ = calibrate([per_source[s.name] for s in sources], per_source, table.name)
+    router.training_["label"] = label.name
+    router.training_["labels_used"] = loso["labels_used"]
+    router.training_["sources"] = {
+        s.name: f"{s.table.meta.get('source', s.name)}: {len(s.table)} prompts, label "
+        f"{loso['labels_used'][s.name]} (pair {s.strong} vs {s.weak})"
+        for s in sources
+    }
+    metrics: JSONDict = {
+        "transfer": loso["transfer"],
+        "transfer_mean": loso["transfer_mean"],
+        "measured_on": "leave-one-source-out: a router of this configuration trained on the other sources (training "
+        "rows sharing an 8-word shingle with the held-out source dropped), scored on the held-out source's real pair "
+        f"(mmlu, gsm8k: GPT-4-1106 vs Mixtral-8x7B; llmrouter: {sources[2].strong} vs {sources[2].weak}"
+        + ("; arena-bench-v1: GPT-4-1106 vs Mixtral-8x7B, GPT-4 grades 1-10" if chat else "")
+        + f"); 95% CIs from {N_RESAMPLES} bootstrap resamples (wayfare.eval.train_defaults)",
+    }
+    if chat is not None:
+        rho, lo, hi = spearman_with_ci(per_source[chat.name], chat_difficulty(chat))
+        metrics["chat_difficulty"] = {
+            "spearman": round(rho, 4),
+            "spearman_ci": [round(lo, 4), round(hi, 4)],
+            "what": f"arena-bench-v1 difficulty (1 - mean GPT-4 grade of the {len(chat.table.models) - 2} judged "
+            f"models other than the two GPT-4s) on {len(chat.table)} chat prompts this router never saw",
+        }
+    save_router(router, out, metrics=metrics)
+    return metrics
+
+
+def train_n(embedder: Embedder, out: Path) -> JSONDict:
+    from wayfare.eval.multi import aiq, cost_to_reach, nondecreasing_hull, policy_points, single_model_points
+
+    llm = load_benchmark("llmrouter")
+    train = llm.subset(np.asarray(llm.meta["train_rows"], dtype=np.int64))
+    test = llm.subset(np.asarray(llm.meta["test_rows"], dtype=np.int64))
+    x_train = embed_with_progress(embedder, train.prompts, label="embedding llmrouter train")
+    x_test = embed_with_progress(embedder, test.prompts, label="embedding llmrouter test")
+    router = make_router(N_ROUTER["name"], embedder=embedder, **{k: v for k, v in N_ROUTER.items() if k != "name"})
+    router.fit_vectors(x_train, train)
+    pred = router.predict_vectors(x_test, test.prompts)
+    assert test.costs is not None
+    scores = np.nan_to_num(test.scores)
+    cost, quality = policy_points(pred, scores, test.costs)
+    single_cost, single_quality = single_model_points(scores, test.costs)
+    best = int(np.argmax(single_quality))
+    hull = nondecreasing_hull(cost, quality)
+    reach = cost_to_reach(hull, float(single_quality[best]))
+    metrics: JSONDict = {
+        "measured_on": f"LLMRouter test split after de-leaking ({len(test)} prompts), list-price input-token costs",
+        "best_single_model": test.models[best],
+        "best_single_mean_score": round(float(single_quality[best]), 4),
+        "router_best_mean_score": round(float(hull.quality[-1]), 4),
+        "cost_share_to_match_best_single": None if np.isnan(reach) else round(float(reach / single_cost[best]), 4),
+        "aiq": round(aiq(hull, float(single_cost.min()), float(single_cost.max())), 4),
+    }
+    router.training_["sources"] = {"llmrouter-train": "LLMRouter train split (no GPQA), 9 models"}
+    save_router(router, out, metrics=metrics)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train the routers shipped in wayfare/routers/defaults/.")
+    parser.add_argument("--output", type=Path, default=DEFAULTS_DIR)
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="<model>:<max_tokens>, e.g. minilm-l6-int8:128")
+    parser.add_argument("--n-embedder", default=N_EMBEDDER, help="embedder of default-n, same form")
+    parser.add_argument("--only", choices=("pair", "n"), help="train only this one")
+    parser.add_argument("--cache", default=os.environ.get("WAYFARE_EMBED_CACHE"), help="embedding cache folder")
+    args = parser.parse_args(argv)
+    if args.only != "n":
+        print("pair:", train_pair(_open(args.embedder, args.cache), args.output / "pair"))
+    if args.only != "pair":
+        print("n:", train_n(_open(args.n_embedder, args.cache), args.output / "n"))
+
+
+def _open(label: str, cache: str | None) -> Embedder:
+    from wayfare.embed import CachedEmbedder, load_embedder
+
+    model, _, tokens = label.partition(":")
+    embedder: Embedder = load_embedder(model, max_tokens=int(tokens or 128), threads=1)
+    return CachedEmbedder(embedder, path=cache) if cache else embedder
+
+
+if __name__ == "__main__":
+    main()

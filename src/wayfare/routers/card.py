@@ -1,0 +1,95 @@
+"""``wayfare models show NAME``: the router card (what a router was trained on, with which label, and how it holds on
+sources it never saw), or an embedding model's catalogue entry.
+
+The card is read from the artifact's ``router.json``: ``training`` (table, sources, label), ``metrics`` (held-out
+numbers with their CIs and what they were measured on) and ``calibration`` (the shipped threshold and the share of
+each source's prompts it sends to the strong model).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from wayfare.embed.cli import models_app
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _ci(entry: dict[str, Any]) -> str:
+    value = entry.get("apgr")
+    if value is None:
+        return "–"
+    ci = entry.get("apgr_ci") or [None, None]
+    return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None and ci[1] is not None else "")
+
+
+def card_lines(meta: dict[str, Any]) -> list[str]:
+    """The router card as lines of text (also what the tests read)."""
+    training = meta.get("training") or {}
+    metrics = meta.get("metrics") or {}
+    calibration = meta.get("calibration") or {}
+    embedder = (meta.get("embedder") or {}).get("name", "none")
+    params = ", ".join(f"{k}={v}" for k, v in (meta.get("params") or {}).items())
+    lines = [
+        f"router: {meta.get('kind')} ({params}); embedder {embedder}",
+        f"models: {', '.join(meta.get('models', []))}"
+        + (f" (strong {meta['strong']}, weak {meta['weak']})" if meta.get("strong") else ""),
+        f"label: {training.get('label', 'strong-wins')}",
+        f"trained on: {training.get('table', '?')}, {training.get('n_prompts', '?')} prompts",
+    ]
+    for name, text in (training.get("sources") or {}).items():
+        lines.append(f"  {name}: {text}")
+    transfer = metrics.get("transfer")
+    if transfer:
+        lines.append("held-out-source APGR (trained on the other sources, 95% CI):")
+        for name, entry in transfer.items():
+            lines.append(f"  {name}: {_ci(entry)} on {entry.get('n', '?')} prompts")
+        if metrics.get("transfer_mean"):
+            lines.append(f"  mean: {_ci(metrics['transfer_mean'])}")
+    chat = metrics.get("chat_difficulty")
+    if chat:
+        lines.append(
+            f"chat it never saw: Spearman {chat['spearman']:.3f} [{chat['spearman_ci'][0]:.3f}, "
+            f"{chat['spearman_ci'][1]:.3f}] between its score and {chat['what']}"
+        )
+    for key, value in metrics.items():
+        if key not in ("transfer", "transfer_mean", "chat_difficulty", "measured_on"):
+            lines.append(f"{key}: {value}")
+    if metrics.get("measured_on"):
+        lines.append(f"measured on: {metrics['measured_on']}")
+    if calibration.get("threshold") is not None:
+        lines.append(
+            f"threshold: {calibration['threshold']} ({calibration.get('strong_share', 0):.0%} to strong on "
+            f"{calibration.get('measured_on', '?')})"
+        )
+    for name, share in (calibration.get("strong_share_by_source") or {}).items():
+        lines.append(f"  strong share at that threshold on {name}: {share:.1%}")
+    return lines
+
+
+@models_app.command("show")
+def show_cmd(
+    name: str = typer.Argument(
+        ..., help="A router folder, a shipped router (default, default-n) or an embedding model name."
+    ),
+) -> None:
+    """Show a router's card (training data, label, held-out numbers) or an embedding model's entry."""
+    from wayfare.embed.catalogue import CATALOGUE
+    from wayfare.routers.artifact import ArtifactError, read_meta
+    from wayfare.routers.registry import SHIPPED, shipped_router_path
+
+    if name in CATALOGUE and name not in SHIPPED:
+        spec = CATALOGUE[name]
+        console.print(f"embedding model {spec.name} ({spec.kind}): {spec.description}", highlight=False)
+        return
+    try:
+        meta = read_meta(shipped_router_path(name) if name in SHIPPED else name)
+    except (ArtifactError, OSError, ValueError) as exc:
+        err_console.print(f"error: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for line in card_lines(meta):
+        console.print(line, highlight=False, soft_wrap=True)
