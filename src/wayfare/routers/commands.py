@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -122,17 +123,33 @@ def calibrate_command(
     strong_share: float | None = typer.Option(None, "--strong-share", help="Send this fraction to the strong model."),
     data: str | None = typer.Option(None, "--data", help="Labelled results (benchmark or file) for --quality."),
     fmt: str | None = typer.Option(None, "--format", help="Format of --data."),
-    quality: float | None = typer.Option(None, "--quality", help="Keep quality >= this x the strong model's."),
+    quality: float | None = typer.Option(
+        None, "--quality", help="Keep quality >= this x the strong model's (point estimate on --data)."
+    ),
+    quality_target: float | None = typer.Option(
+        None,
+        "--quality-target",
+        help="Certify a threshold keeping >= this x the strong model's quality with probability >= 1 - --risk "
+        "(on labelled --data; docs/YOUR_TRAFFIC.md, Quality target).",
+    ),
+    risk: float = typer.Option(0.1, "--risk", help="With --quality-target: allowed probability of missing it."),
+    strong: str | None = typer.Option(
+        None, "--strong", help="Strong model's column in --data (default: the router's)."
+    ),
+    weak: str | None = typer.Option(None, "--weak", help="Weak model's column in --data (default: the router's)."),
+    seed: int = typer.Option(0, "--seed", help="With --quality-target: the order the labelled rows are tested in."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (scripts rely on its shape)."),
     write: bool = typer.Option(False, "--write", help="Store the threshold in the router artifact."),
 ) -> None:
-    """Find the pair threshold for a strong-model share (on prompts) or a quality target (on labelled data)."""
+    """Find the pair threshold for a strong-model share (on prompts), a quality target (point estimate on labelled
+    data) or a certified quality target (a guarantee at a stated risk, on labelled data)."""
     from wayfare.routers.artifact import read_meta, write_meta
     from wayfare.routers.policies import threshold_for_quality, threshold_for_share
     from wayfare.routers.prompts_io import PromptFileError, read_prompts
     from wayfare.routers.training import embed_with_progress, load_training_table
 
-    if (strong_share is None) == (quality is None):
-        _fail("give exactly one of --strong-share (with --input) or --quality (with --data)")
+    if sum(x is not None for x in (strong_share, quality, quality_target)) != 1:
+        _fail("give exactly one of --strong-share (with --input), --quality or --quality-target (with --data)")
     r = _load(router)
     if not r.is_pair:
         _fail("calibrate sets a pair threshold; this router routes among N models (use a policy's lam instead)")
@@ -158,22 +175,35 @@ def calibrate_command(
         result = {"threshold": threshold, "strong_share": realised, "target": {"strong_share": strong_share}}
         result["measured_on"] = f"{len(prompts)} prompts from {input}"
     else:
-        assert quality is not None
         if data is None:
-            _fail("--quality needs labelled --data (a benchmark name or results file)")
+            _fail(
+                f"{'--quality' if quality is not None else '--quality-target'} needs labelled --data "
+                "(a benchmark name or results file)"
+            )
         try:
-            table = load_training_table(data, fmt).select_models([r.weak_, r.strong_]).dropna()
+            table = load_training_table(data, fmt)
+            s_col, w_col = _pair_columns(table.models, r, strong, weak)
+            table = table.select_models([w_col, s_col]).dropna()
+            if len(table) == 0:
+                raise ValueError(f"{data}: no row has both {s_col!r} and {w_col!r} labelled")
         except (ValueError, OSError, KeyError) as exc:
-            _fail(str(exc))
+            _fail(str(exc).strip("'\""))
+        if quality_target is not None:
+            _certified(r, table, scores_of, s_col, w_col, quality_target, risk, seed, as_json, write, router)
+            return
+        assert quality is not None
         scores = scores_of(table.prompts)
-        threshold, share = threshold_for_quality(scores, table.column(r.strong_), table.column(r.weak_), quality)
+        threshold, share = threshold_for_quality(scores, table.column(s_col), table.column(w_col), quality)
         result = {"threshold": threshold, "strong_share": share, "target": {"quality": quality}}
         result["measured_on"] = f"{len(table)} labelled prompts of {table.name}"
-    out_console.print(
-        f"threshold {result['threshold']:.5f}: {result['strong_share']:.1%} of {result['measured_on']} go to "
-        f"{r.strong_}; model name router-{r.kind}-{result['threshold']:.5f}",
-        highlight=False,
-    )
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    else:
+        out_console.print(
+            f"threshold {result['threshold']:.5f}: {result['strong_share']:.1%} of {result['measured_on']} go to "
+            f"{r.strong_}; model name router-{r.kind}-{result['threshold']:.5f}",
+            highlight=False,
+        )
     if write:
         if router in ("default", "default-n", "default-pair"):
             _fail("--write needs a router folder (the shipped default is read-only; copy it first)")
@@ -181,3 +211,73 @@ def calibrate_command(
         meta["calibration"] = result
         write_meta(router, meta)
         out_console.print(f"wrote the threshold into {router}")
+
+
+def _pair_columns(models: list[str], r: BaseRouter, strong: str | None, weak: str | None) -> tuple[str, str]:
+    """The table's strong and weak columns: --strong/--weak, else the router's own model names."""
+    s_col, w_col = strong or r.strong_, weak or r.weak_
+    for role, col in (("strong", s_col), ("weak", w_col)):
+        if col not in models:
+            hint = "" if (strong if role == "strong" else weak) else f" (the router's {role} model; pass --{role})"
+            raise ValueError(f"--data has no column {col!r}{hint}; its models: {', '.join(models)}")
+    return s_col, w_col
+
+
+def _certified(
+    r: BaseRouter,
+    table: Any,
+    scores_of: Any,
+    s_col: str,
+    w_col: str,
+    target: float,
+    risk: float,
+    seed: int,
+    as_json: bool,
+    write: bool,
+    router: str,
+) -> None:
+    """``calibrate --quality-target``: certify on the labelled rows (tested in a seeded random order)."""
+    from wayfare.quality import certify_threshold
+
+    order = np.random.default_rng(seed).permutation(len(table))
+    scores = np.asarray(scores_of([table.prompts[i] for i in order]), dtype=np.float64)
+    try:
+        cert = certify_threshold(
+            scores, table.column(s_col)[order], table.column(w_col)[order], quality_target=target, risk=risk
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        out = {"threshold": cert.threshold, "bound": cert.bound, "labels": cert.labels,
+               "strong_share": cert.strong_share}  # fmt: skip
+        sys.stdout.write(json.dumps(out) + "\n")
+    elif cert.threshold is None:
+        out_console.print(
+            f"nothing certified: no threshold keeps {target:.0%} of {s_col}'s quality with risk {risk:g} on "
+            f"{cert.labels} labelled prompts (the most cautious one has a lower bound of {cert.bound:.3f}); the route "
+            "would stay in safe mode. Label more traffic or lower the target.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        out_console.print(
+            f"certified threshold {cert.threshold:.5f}: quality >= {target:.0%} of {s_col}'s with probability >= "
+            f"{1 - risk:.0%} (lower bound {cert.bound:.3f}, measured {cert.measured_quality_ratio:.3f}); "
+            f"{cert.strong_share:.1%} of {cert.labels} labelled prompts go to {s_col}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if write and cert.threshold is not None:
+        from wayfare.routers.artifact import read_meta, write_meta
+
+        if router in ("default", "default-n", "default-pair"):
+            _fail("--write needs a router folder (the shipped default is read-only; copy it first)")
+        meta = read_meta(router)
+        meta["calibration"] = {
+            "threshold": cert.threshold,
+            "strong_share": cert.strong_share,
+            "target": {"quality_target": target, "risk": risk},
+            "certificate": cert.to_json(),
+            "measured_on": f"{cert.labels} labelled prompts of {table.name}",
+        }
+        write_meta(router, meta)

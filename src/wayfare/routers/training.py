@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from wayfare.data import ResultsTable
@@ -22,7 +23,7 @@ def embed_with_progress(embedder: Embedder, texts: Sequence[str], *, label: str 
     """Embed ``texts`` in batches, showing a rich progress bar (on stderr)."""
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, transient=True) as progress:
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
         task = progress.add_task(label, total=len(texts))
         for start in range(0, len(texts), EMBED_BATCH):
             chunk = list(texts[start : start + EMBED_BATCH])
