@@ -34,7 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "spend": ("wayfare.governance.cli", "spend_command"),
     "store": ("wayfare.store.cli", "store_app"),
     "data": ("wayfare.data.cli", "data_app"),
-    "models": ("wayfare.routers.card", "models_app"),  # embedding models + `models show` (router cards)
+    "models": ("wayfare.routers.card", "models_app"),
+    "routes": ("wayfare.quality.cli", "routes_app"),  # embedding models + `models show` (router cards)
 }
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wayfare.governance.config import GovernanceConfig
 from wayfare.observability.config import ObservabilityConfig
+from wayfare.quality.settings import QualityConfig
 from wayfare.traffic.settings import ShadowConfig
 
 _ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
@@ -92,6 +93,9 @@ class RouteConfig(_Strict):
     session_affinity: bool = True
     shadow: ShadowConfig | None = None
     """Pair route: also call the other model for a sample of requests, off the request path (docs/YOUR_TRAFFIC.md)."""
+    quality: QualityConfig | None = None
+    """Pair route: pick the threshold that keeps ``quality_target`` of the strong model's quality, certified on the
+    route's labelled shadow pairs (docs/YOUR_TRAFFIC.md, Quality target); ``threshold`` is then not used."""
 
     @model_validator(mode="before")
     @classmethod
@@ -105,7 +109,11 @@ class RouteConfig(_Strict):
         if not self.models:
             if self.policy or self.router_models:
                 raise ValueError("policy and router_models apply to N-model routes only (set models)")
+            if self.quality is not None and self.shadow is None:
+                raise ValueError("quality needs evidence: add shadow: {sample: ...} to the route (labelled pairs)")
             return self
+        if self.quality is not None:
+            raise ValueError("quality applies to pair routes only (strong/weak, no models list)")
         if self.shadow is not None:
             raise ValueError("shadow applies to pair routes only (strong/weak, no models list)")
         if len(self.models) < 2 or len(set(self.models)) != len(self.models):

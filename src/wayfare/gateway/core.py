@@ -29,6 +29,7 @@ from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
 from wayfare.providers.http import HttpClients
 from wayfare.providers.openai_compat import OpenAIProvider
+from wayfare.quality.runner import QualityRunner
 from wayfare.store.record import RequestRecord
 from wayfare.traffic.reload import RouterReloader
 from wayfare.traffic.shadow import ShadowRunner
@@ -75,16 +76,21 @@ class Gateway:
         self.tracing = self.observer.tracing  # None unless observability.tracing.enabled
         self.shadow = ShadowRunner.for_gateway(self)  # None unless a route has `shadow:` (and there is a store)
         self.reloader = RouterReloader.for_gateway(self)  # routers promoted in the store's registry
+        self.quality = QualityRunner.for_gateway(self)  # None unless a route has `quality:` (and there is a store)
         self.ready = False
 
     async def start(self) -> None:
         await self.sink.start()
         if self.reloader is not None:
             await self.reloader.start()
+        if self.quality is not None:
+            await self.quality.start()
         self.ready = True
 
     async def aclose(self) -> None:
         self.ready = False
+        if self.quality is not None:
+            await self.quality.aclose()
         if self.reloader is not None:
             await self.reloader.aclose()
         if self.shadow is not None:
@@ -316,6 +322,8 @@ class _Context:
                 h["x-wayfare-score"] = f"{d.score:.6f}"
             if d.threshold is not None:
                 h["x-wayfare-threshold"] = _fmt(d.threshold)
+            if d.certificate is not None:
+                h["x-wayfare-certificate"] = d.certificate
         return h
 
     def costs(self, model: str, tokens: tuple[int, int]) -> tuple[float | None, float]:
@@ -376,7 +384,11 @@ class _Context:
             stream=stream,
             cache_hit=cache_hit,
             session_id=d.session_id if d is not None else None,
-            metadata={"endpoint": self.endpoint, **({"reason": d.reason} if d is not None else {})},
+            metadata={
+                "endpoint": self.endpoint,
+                **({"reason": d.reason} if d is not None else {}),
+                **({"certificate": d.certificate} if d is not None and d.certificate is not None else {}),
+            },
         )
         with contextlib.suppress(Exception):  # observability must never fail a request
             self.gw.observer.observe(record, self.endpoint, self.body)

@@ -129,6 +129,8 @@ class Decision:
     """``router``, ``session``, ``pinned_tools``, ``pinned_images`` or ``router_error``."""
     error: str | None = None
     session_id: str | None = None
+    certificate: str | None = None
+    """Quality-target routes: the certificate id behind the threshold (or ``learning`` / ``backed-off``)."""
 
 
 class RouteRuntime:
@@ -221,6 +223,9 @@ class Router:
                 self.routes[r.name] = RouteRuntime(r, s, pricing=pricing)
         self.sessions: OrderedDict[str, str] = OrderedDict()
         self.max_sessions = config.session_cache_size
+        self.quality: dict[str, Any] = {}
+        """Route -> its quality-target state (:class:`wayfare.quality.runner.RouteQuality`), set off the request
+        path; such a route uses that state's threshold instead of the configured one."""
 
     def close(self) -> None:
         for rt in self.routes.values():
@@ -240,7 +245,8 @@ class Router:
         """The route (and threshold) for a requested model name: a route name or ``router-<router>-<threshold>``."""
         rt = self.routes.get(model)
         if rt is not None:
-            return rt, rt.config.threshold
+            rq = self.quality.get(model)
+            return rt, (rq.threshold if rq is not None else rt.config.threshold)
         m = _ROUTER_NAME.match(model)
         if m is None or not m.group("threshold") or m.group("threshold") == ".":
             return None
@@ -294,6 +300,9 @@ class Router:
         messages = messages if isinstance(messages, list) else []
         threshold_or_none = None if cfg.models else threshold
         decision = Decision(route=name, model=cfg.strong, candidates=rt.candidates, threshold=threshold_or_none)
+        rq = self.quality.get(name)
+        if rq is not None:
+            decision.certificate = rq.header
         if cfg.pin_tools is not None and body.get("tools"):
             decision.model, decision.reason = cfg.pin_tools, "pinned_tools"
             return decision, None, None

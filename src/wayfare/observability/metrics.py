@@ -106,6 +106,23 @@ class GatewayMetrics:
             ["route"], registry=r,
         )  # fmt: skip
         self.threshold = Gauge("wayfare_route_threshold", "Current threshold of each route.", ["route"], registry=r)
+        self.quality_bound = Gauge(
+            "wayfare_quality_certified_bound",
+            "Quality-target routes: lower confidence bound of the route's quality / the strong model's (certified).",
+            ["route"], registry=r,
+        )  # fmt: skip
+        self.quality_realised = Gauge(
+            "wayfare_quality_realised",
+            "Quality-target routes: quality / the strong model's on the labels since the current certificate.",
+            ["route"], registry=r,
+        )  # fmt: skip
+        self.quality_labels = Gauge(
+            "wayfare_quality_labels", "Quality-target routes: labelled pairs the decision used.", ["route"], registry=r
+        )
+        self.quality_state = Gauge(
+            "wayfare_quality_state", "Quality-target routes: 1 for the current state (learning, certified, "
+            "backed-off).", ["route", "state"], registry=r,
+        )  # fmt: skip
         self._children: dict[tuple[str, str, int], _Children] = {}
 
     def _bind(self, route: str, model: str, status: int) -> _Children:

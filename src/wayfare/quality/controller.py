@@ -83,6 +83,11 @@ class QualityController:
     def labels(self) -> int:
         return len(self._scores)
 
+    @property
+    def monitor_start(self) -> int:
+        """Index of the first label after the current certificate."""
+        return self._monitor_start
+
     def add(self, score: float, strong: float, weak: float) -> Decision:
         """One labelled shadow pair; returns the (possibly new) decision."""
         for name, v in (("strong", strong), ("weak", weak)):

@@ -54,11 +54,18 @@ def _v4_router_registry(conn: sa.Connection) -> None:
     create_registry_tables(conn)
 
 
+def _v5_quality(conn: sa.Connection) -> None:
+    from wayfare.quality.schema import create_quality_tables  # owned by quality; imported lazily
+
+    create_quality_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "request_log table and its indexes", _v1_request_log),
     Migration(2, "governance: virtual_keys table", _v2_governance),
     Migration(3, "traffic: feedback and shadow_pairs tables", _v3_traffic),
     Migration(4, "traffic: router_versions table (the router registry)", _v4_router_registry),
+    Migration(5, "quality: quality_decisions table (quality-target certificates)", _v5_quality),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -1,0 +1,42 @@
+"""``quality:`` on a pair route (pydantic only: imported by :mod:`wayfare.gateway.config`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class QualityConfig(BaseModel):
+    """A route that proves its quality: ``quality: {quality_target: 0.95, risk: 0.1, min_labels: 200}``.
+
+    The evidence is the route's labelled shadow pairs (``shadow: {sample: ...}`` on the same route, labelled by
+    ``wayfare label`` with a judge or references, or by user feedback). Until a threshold is certified on them the
+    route is in ``safe_mode``: ``strong`` (every request to the strong model) or a threshold in [0, 1] the user names.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quality_target: float = Field(default=0.95, gt=0, le=1)
+    """Fraction of the strong model's mean quality the route keeps on its own traffic."""
+    risk: float = Field(default=0.1, gt=0, lt=1)
+    """Allowed probability that the certified threshold misses ``quality_target``."""
+    min_labels: int = Field(default=200, ge=10)
+    """Labelled pairs needed before any certificate."""
+    recheck_every: int = Field(default=50, ge=1)
+    """Re-certify after this many new labels."""
+    period_seconds: float = Field(default=30.0, gt=0)
+    """How often the gateway reads new labels from the store and applies the controller's decision."""
+    safe_mode: Literal["strong"] | float = "strong"
+    """What the route does before it has a certificate (and after backing off with nothing to fall back to)."""
+
+    @field_validator("safe_mode")
+    @classmethod
+    def _threshold(cls, v: str | float) -> str | float:
+        if not isinstance(v, str) and not 0.0 <= v <= 1.0:
+            raise ValueError("must be 'strong' or a threshold in [0, 1]")
+        return v
+
+    @property
+    def safe_threshold(self) -> float | None:
+        return None if self.safe_mode == "strong" else float(self.safe_mode)
