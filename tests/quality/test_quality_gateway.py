@@ -66,6 +66,13 @@ def test_headers_log_and_metrics_carry_the_certificate(tmp_path: Path, seed: Cal
         assert bound == [rq.bound]
         state = {s.labels["state"]: s.value for s in families["wayfare_quality_state"].samples}
         assert state == {"learning": 0.0, "certified": 1.0, "backed-off": 0.0}
+        view = httpx.get(stack.url + "/ui/api/quality").json()["routes"]  # the dashboard's data
+        assert [v["route"] for v in view] == [ROUTE] and view[0]["current"]["certificate"] == rq.certificate_id
+        assert (
+            view[0]["history"][-1]["state"] == "certified"
+            and view[0]["history"][-1]["certificate_id"] == rq.certificate_id
+        )
+        assert 0.0 < view[0]["saving"]["saving"] < 1.0
     store = open_store(db)
     logged = [r for r in store.query(limit=1000) if r.request_id.startswith("wf-")]
     store.close()

@@ -91,11 +91,11 @@ def latest_decisions(engine: sa.Engine, routes: list[str] | None = None) -> dict
     if routes is not None:
         q = q.where(qd.route.in_(routes))
     with engine.connect() as conn:
-        return {r.route: dict(r._mapping) for r in conn.execute(q)}
+        return {r.route: {str(k): v for k, v in r._mapping.items()} for r in conn.execute(q)}
 
 
 def history(engine: sa.Engine, route: str, limit: int = 50) -> list[dict[str, Any]]:
     qd = quality_decisions.c
     q = sa.select(quality_decisions).where(qd.route == route).order_by(qd.id.desc()).limit(limit)
     with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
+        return [{str(k): v for k, v in r._mapping.items()} for r in conn.execute(q)]

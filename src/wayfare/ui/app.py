@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from wayfare.gateway.core import Gateway
 
 COOKIE = "wayfare_ui"
-PAGES = ("live", "spend", "eval", "whatif")
+PAGES = ("live", "spend", "eval", "whatif", "quality")
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -165,6 +165,9 @@ def ui_routes(gw: Gateway) -> list[BaseRoute]:
         result.update(route=name, current_threshold=cfg.threshold, strong=cfg.strong, weak=cfg.weak)
         return _json(result)
 
+    async def quality(request: Request) -> Response:
+        return _json(await quality_view(gw))
+
     async def set_threshold(request: Request) -> Response:
         if master() is None:
             return error_response(403, "Changing a route needs the admin: set WAYFARE_MASTER_KEY and log in.",
@@ -176,6 +179,9 @@ def ui_routes(gw: Gateway) -> list[BaseRoute]:
         rt = gw.router.routes.get(name)
         if rt is None:
             return error_response(404, f"no route {name!r}", "invalid_request_error")
+        if rt.config.quality is not None:
+            return error_response(409, f"route {name!r} has a quality target: its threshold is certified from its "
+                                  "labels, not set by hand", "invalid_request_error")  # fmt: skip
         try:
             t = orjson.loads(await request.body()).get("threshold")
         except (orjson.JSONDecodeError, AttributeError):
@@ -200,6 +206,39 @@ def ui_routes(gw: Gateway) -> list[BaseRoute]:
         Route("/api/eval", guarded(evaluation), methods=["GET"]),
         Route("/api/eval/img/{name}", guarded(image), methods=["GET"]),
         Route("/api/whatif", guarded(whatif), methods=["GET"]),
+        Route("/api/quality", guarded(quality), methods=["GET"]),
         Route("/api/routes/{name}/threshold", set_threshold, methods=["POST"]),
         Route("/{page}", index, methods=["GET"]),
     ]
+
+
+async def quality_view(gw: Gateway) -> dict[str, Any]:
+    """Each quality-target route: its target, what it applies now, and its stored decisions (oldest first)."""
+    import asyncio
+
+    routes = [r for r in gw.config.routes if r.quality is not None]
+    runner = gw.quality
+    if not routes or runner is None:
+        why = "no route has a quality target" if not routes else "quality targets need a database (database_url)"
+        return {"routes": [], "reason": why}
+    from wayfare.quality.store import history
+
+    out = []
+    for r in routes:
+        assert r.quality is not None
+        rows = await asyncio.to_thread(history, runner.engine, r.name, 200)
+        current = gw.router.quality.get(r.name)
+        out.append({
+            "route": r.name, "strong": r.strong, "weak": r.weak, "quality_target": r.quality.quality_target,
+            "risk": r.quality.risk, "min_labels": r.quality.min_labels,
+            "current": None if current is None else {
+                "state": current.state, "threshold": current.threshold, "certificate": current.certificate_id,
+                "labels": current.labels, "bound": current.bound, "realised": current.realised,
+                "reason": current.reason,
+            },
+            "saving": rows[0]["saving"] if rows else {},
+            "history": [{**{k: v for k, v in row.items() if k != "id"}, "time": row["time"].isoformat()}
+                        for row in reversed(rows)],
+            "error": runner.errors.get(r.name),
+        })  # fmt: skip
+    return {"routes": out, "measured_on": "the labelled shadow pairs of each route, in the shared store"}
