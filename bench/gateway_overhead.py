@@ -6,7 +6,9 @@
 Starts `wayfare mock-upstream` and `wayfare serve` (one worker) as subprocesses on 127.0.0.1, the gateway pinned to
 CPU 0 and the mock to CPU 1 when the machine has two or more, and drives them with a minimal keep-alive HTTP/1.1
 load generator (uvloop; every prompt distinct, so no cache helps). Phases: direct to the mock, through Wayfare with
-routing off (a model name) and on (route `auto` scored by `--router`, the shipped learned `default` unless told).
+routing off (a model name) and on (route `auto` scored by `--router`, the shipped learned `default` unless told), and
+with `--log sqlite` the same router on route `auto-q` with a quality target whose controller replays 3,000 labelled
+pairs every second in the background (its request path adds one dictionary lookup).
 With `--vs-litellm`, LiteLLM's proxy (installed into its own venv on first use, pinned version) is measured in the
 same run on the same CPU with the same mock and load. Reports req/s, p50/p99 latency, the latency added over
 direct, the proxy's CPU ms per request (from /proc utime+stime of its process tree) and the load average.
@@ -249,8 +251,14 @@ def main() -> None:
             f"  - {{name: mock-strong, {up}, input_price: 10, output_price: 30}}\n"
             f"  - {{name: mock-weak, {up}, input_price: 0.5, output_price: 1.5}}\n"
             f"routes:\n  - {{name: auto, router: {args.router}, strong: mock-strong, weak: mock-weak}}\n"
+            f"  - {{name: auto-q, router: {args.router}, strong: mock-strong, weak: mock-weak, shadow: {{sample: 0}},\n"
+            f"     quality: {{min_labels: 200, recheck_every: 50, period_seconds: 1}}}}\n"
             f"database_url: '{db}'\n"
         )
+        if args.log == "sqlite":  # the quality route's controller replays 3,000 labelled pairs every second
+            from wayfare.quality.testing import seed_labels
+
+            seed_labels(db, 3000, route="auto-q")
         mock = spawn(wayfare(["mock-upstream", "--port", str(mock_port)]), f"http://127.0.0.1:{mock_port}/health",
                      mock_cpu, tmp)  # fmt: skip
         proxy = None
@@ -264,6 +272,9 @@ def main() -> None:
                 results.append(
                     run_phase(f"wayfare, routing on ({args.router})", gw_port, "auto", conc, args.seconds, proxy.pid)
                 )
+                if args.log == "sqlite":
+                    name = f"wayfare, routing on ({args.router}) + quality target"
+                    results.append(run_phase(name, gw_port, "auto-q", conc, args.seconds, proxy.pid))
             stop(proxy)
             if litellm_exe is not None:
                 port = free_port()

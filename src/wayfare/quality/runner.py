@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from wayfare.quality.controller import CERTIFIED, Decision, QualityController, QualityTarget
 from wayfare.quality.settings import QualityConfig
-from wayfare.quality.store import Evidence, labelled_pairs, latest_decisions, record_decision
+from wayfare.quality.store import Evidence, label_count, labelled_pairs, latest_decisions, record_decision
 
 log = logging.getLogger("wayfare.quality")
 
@@ -95,6 +95,8 @@ class QualityRunner:
         self.errors: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._due: dict[str, float] = {name: 0.0 for name in routes}
+        self._seen: dict[str, int] = {}
+        """Route -> labelled pairs at its last replay: no new label, no replay (only the stored decision is read)."""
 
     @classmethod
     def for_gateway(cls, gateway: Any) -> QualityRunner | None:
@@ -137,7 +139,15 @@ class QualityRunner:
     async def check(self, name: str) -> RouteQuality:
         """Replay the route's labels, store the decision if it is new, apply the newest stored one."""
         cfg = self.routes[name]
+        count = await asyncio.to_thread(label_count, self.engine, name)
+        if self._seen.get(name) == count:
+            stored = await asyncio.to_thread(latest_decisions, self.engine, [name])
+            if name in stored:  # another replica may have stored a newer decision meanwhile
+                applied = self._from_row(cfg, stored[name])
+                self.apply(name, applied)
+                return applied
         evidence = await asyncio.to_thread(labelled_pairs, self.engine, name)
+        self._seen[name] = count
         ctl = await asyncio.to_thread(replay, cfg, name, evidence)
         d = ctl.decision
         realised = realised_since(ctl, evidence)
