@@ -60,8 +60,10 @@ def labelled_pairs(engine: sa.Engine, route: str) -> Evidence:
 def label_count(engine: sa.Engine, route: str) -> int:
     """How many labelled pairs the route has (a cheap check before replaying them)."""
     sp = shadow_pairs.c
-    q = sa.select(sa.func.count()).select_from(shadow_pairs).where(
-        sp.route == route, sp.strong_score.is_not(None), sp.weak_score.is_not(None)
+    q = (
+        sa.select(sa.func.count())
+        .select_from(shadow_pairs)
+        .where(sp.route == route, sp.strong_score.is_not(None), sp.weak_score.is_not(None))
     )
     with engine.connect() as conn:
         return int(conn.scalar(q) or 0)
