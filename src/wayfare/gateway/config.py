@@ -185,6 +185,8 @@ class GatewayConfig(_Strict):
                 target = getattr(r, field)
                 if target is not None and target not in known:
                     raise ValueError(f"route {r.name!r}: {field} {target!r} is not a configured model")
+            if r.quality is not None and r.quality.judge is not None and r.quality.judge not in known:
+                raise ValueError(f"route {r.name!r}: quality.judge {r.quality.judge!r} is not a configured model")
         for src, chain in self.fallbacks.items():
             for target in [src, *chain]:
                 if target not in known:

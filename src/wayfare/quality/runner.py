@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,9 @@ class QualityRunner:
         self._task: asyncio.Task[None] | None = None
         self._due: dict[str, float] = {name: 0.0 for name in routes}
         self._seen: dict[str, int] = {}
+        self._collector: Any = None
+        self.labelled = 0
+        """Pairs this replica's judge calls labelled."""
         """Route -> labelled pairs at its last replay: no new label, no replay (only the stored decision is read)."""
 
     @classmethod
@@ -139,6 +143,8 @@ class QualityRunner:
     async def check(self, name: str) -> RouteQuality:
         """Replay the route's labels, store the decision if it is new, apply the newest stored one."""
         cfg = self.routes[name]
+        if cfg.judge is not None:
+            await self.label(name, cfg)
         count = await asyncio.to_thread(label_count, self.engine, name)
         if self._seen.get(name) == count:
             stored = await asyncio.to_thread(latest_decisions, self.engine, [name])
@@ -165,6 +171,23 @@ class QualityRunner:
         self.apply(name, applied)
         self.errors.pop(name, None)
         return applied
+
+    async def label(self, name: str, cfg: QualityConfig) -> int:
+        """Label up to ``label_batch`` of the route's unlabelled shadow pairs with its judge (both orders)."""
+        from wayfare.traffic.cache import ResponseCache
+        from wayfare.traffic.collect import Collector
+        from wayfare.traffic.label import label_stored_pairs, store_labels, unlabelled_pairs
+
+        pairs = await asyncio.to_thread(unlabelled_pairs, self.engine, name, cfg.label_batch)
+        if not pairs:
+            return 0
+        if self._collector is None:
+            cache = ResponseCache(Path.home() / ".cache" / "wayfare" / "quality-judge")
+            self._collector = Collector(self.gateway.config, cache, concurrency=4, show_progress=False)
+        labels = await label_stored_pairs(pairs, judge=cfg.judge, collector=self._collector)
+        stored = await asyncio.to_thread(store_labels, self.engine, labels)
+        self.labelled += stored
+        return stored
 
     def apply(self, name: str, rq: RouteQuality) -> None:
         self.gateway.router.quality[name] = rq

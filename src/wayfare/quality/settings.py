@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class QualityConfig(BaseModel):
     """A route that proves its quality: ``quality: {quality_target: 0.95, risk: 0.1, min_labels: 200}``.
 
-    The evidence is the route's labelled shadow pairs (``shadow: {sample: ...}`` on the same route, labelled by
-    ``wayfare label`` with a judge or references, or by user feedback). Until a threshold is certified on them the
-    route is in ``safe_mode``: ``strong`` (every request to the strong model) or a threshold in [0, 1] the user names.
+    The evidence is the route's labelled shadow pairs (``shadow: {sample: ...}`` on the same route), labelled by
+    ``judge`` (a configured model the gateway asks itself), or by ``wayfare label`` / user feedback. Until a
+    threshold is certified on them the route is in ``safe_mode``: ``strong`` (every request to the strong model) or
+    a threshold in [0, 1] the user names.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -27,6 +28,11 @@ class QualityConfig(BaseModel):
     """Re-certify after this many new labels."""
     period_seconds: float = Field(default=30.0, gt=0)
     """How often the gateway reads new labels from the store and applies the controller's decision."""
+    judge: str | None = None
+    """A configured model that labels the route's new shadow pairs itself (pairwise, in both orders), off the request
+    path; without it, label them with ``wayfare label`` or user feedback."""
+    label_batch: int = Field(default=200, ge=1, le=10_000)
+    """With ``judge``: at most this many pairs labelled per check."""
     safe_mode: Literal["strong"] | float = "strong"
     """What the route does before it has a certificate (and after backing off with nothing to fall back to)."""
 
