@@ -1,22 +1,27 @@
 """One run per source of the quality-target loop through the real gateway, checked against its offline twin.
 
-`bench/quality_slo.py` drives the controller offline on recorded labels; this runs the same kind of stream through
-`wayfare serve`'s app on 127.0.0.1: a mock upstream answers, the route (`router: default`, `shadow: {sample}`,
-`quality: {0.95, 0.1}`) routes and shadows each request, and a labelling step stands in for the judge, writing each
-new shadow pair's recorded strong and weak scores into the store (`wayfare.traffic.label.store_labels`) every 50
-requests. The gateway's quality runner certifies from the store on its own schedule. At the end the offline twin
-replays the same stored labels, with the router scores computed offline, through the controller: the two must
-reach the same certificate and threshold, and the scores the gateway logged must equal the offline scores.
+`bench/quality_slo.py` drives the controller offline on recorded labels; this runs a stream through `wayfare
+serve`'s app on 127.0.0.1 with the whole loop inside the gateway: a replay upstream answers each prompt with the
+model's recorded response (GSM8K: RouteLLM's CSV; arena-bench-v1: its model_answer files; MMLU, which records only
+correctness, with a placeholder text), the route (`router: default`, `shadow: {sample}`, `quality: {0.95, 0.1,
+judge: judge}`) routes and shadows each request, and the gateway's own judge calls (pairwise, both orders) reach a
+replay judge that returns the recorded outcome (the better recorded score wins, equal scores tie). The gateway's
+runner labels and certifies on its own schedule. At the end the offline twin replays the same stored labels, with
+the router scores computed offline, through the controller: the two must reach the same certificate and threshold,
+and the scores the gateway logged must equal the offline scores.
 
-Run: .venv/bin/python bench/quality_e2e.py [--length 1500] [--shadow 0.5]
+Run: cd bench && ../.venv/bin/python quality_e2e.py [--length 1500] [--shadow 0.5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -26,23 +31,63 @@ from rich.table import Table
 
 from quality_slo import SHARED, Source, source
 from wayfare.data import load_benchmark, load_table
+from wayfare.gateway.app import create_app
 from wayfare.gateway.config import GatewayConfig, parse_config
-from wayfare.gateway.reqlog import open_sink
-from wayfare.gateway.testing import GatewayStack
+from wayfare.mockllm.runner import ThreadedServer
 from wayfare.quality.runner import replay
 from wayfare.quality.store import labelled_pairs
-from wayfare.traffic.label import store_labels, unlabelled_pairs
-from wayfare.traffic.labels import Label
+from wayfare.traffic.label import unlabelled_pairs
+from wayfare.traffic.replay import replay_app, routellm_answers
 
 ROUTE = "q"
 
 
-def gateway_config(db: str, shadow: float) -> object:
+GPT4, MIXTRAL = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"
+_JUDGED = re.compile(
+    r"\[Question\]\n(.*)\n\n\[Answer A\]\n(.*)\n\[End of answer A\]\n\n\[Answer B\]\n(.*)\n\[End", re.S
+)
+
+
+def recorded_answers(name: str, prompts: list[str]) -> dict[str, dict[str, str]]:
+    """``{model: {prompt: recorded response}}`` for the pair; a placeholder where a source records no text."""
+    out: dict[str, dict[str, str]] = {GPT4: {}, MIXTRAL: {}}
+    if name == "gsm8k":
+        out = {m: dict(v) for m, v in routellm_answers(SHARED / "routellm" / "gsm8k" / "gsm8k_responses.csv").items()}
+    elif name == "arena-bench-v1":
+        root = SHARED / "chat" / "arena-bench-v1"
+        text = {q["question_id"]: q["turns"][0] for q in map(json.loads, (root / "question.jsonl").open())}
+        for model, file in ((GPT4, "gpt-4-1106-preview"), (MIXTRAL, "Mixtral-8x7B-Instruct-v0.1")):
+            for row in map(json.loads, (root / "model_answer" / f"{file}.jsonl").open()):
+                turn = row["choices"][0]["turns"][0]
+                out[model][text[row["question_id"]]] = turn["content"] if isinstance(turn, dict) else turn
+    for model in (GPT4, MIXTRAL):  # MMLU, and any prompt without a recorded text
+        for p in prompts:
+            out[model].setdefault(p, f"[{model}'s answer: {name} records only whether it was correct]")
+    return out
+
+
+def judge_for(src: Source, by_text: dict[str, int], answers: dict[str, dict[str, str]]) -> Any:
+    """A judge that returns the recorded outcome: the answer of the model with the higher recorded score wins."""
+
+    def judge(body: dict[str, Any]) -> str:
+        m = _JUDGED.search(body["messages"][-1]["content"])
+        if m is None or m.group(1) not in by_text:
+            return "[[TIE]]"
+        i = by_text[m.group(1)]
+        score = {answers[GPT4][m.group(1)]: src.strong[i], answers[MIXTRAL][m.group(1)]: src.weak[i]}
+        a, b = score.get(m.group(2), 0.0), score.get(m.group(3), 0.0)
+        return "[[A]]" if a > b else "[[B]]" if b > a else "[[TIE]]"
+
+    return judge
+
+
+def gateway_config(db: str, shadow: float) -> Any:
     def make(url: str) -> GatewayConfig:
         return parse_config(f"""
 models:
-  - {{name: strong, model: up-strong, base_url: {url}, input_price: 10, output_price: 30}}
-  - {{name: weak, model: up-weak, base_url: {url}, input_price: 0.6, output_price: 0.6}}
+  - {{name: strong, model: {GPT4}, base_url: {url}/v1, input_price: 10, output_price: 30}}
+  - {{name: weak, model: {MIXTRAL}, base_url: {url}/v1, input_price: 0.6, output_price: 0.6}}
+  - {{name: judge, base_url: {url}/v1}}
 routes:
   - name: {ROUTE}
     router: default
@@ -50,7 +95,8 @@ routes:
     weak: weak
     session_affinity: false
     shadow: {{sample: {shadow}, max_concurrency: 64}}
-    quality: {{quality_target: 0.95, risk: 0.1, min_labels: 200, recheck_every: 100, period_seconds: 0.5}}
+    quality: {{quality_target: 0.95, risk: 0.1, min_labels: 200, recheck_every: 100, period_seconds: 0.5,
+              judge: judge, label_batch: 1000}}
 database_url: {db}
 registry_poll_seconds: 0
 """)
@@ -62,65 +108,56 @@ def run(name: str, src: Source, prompts: list[str], length: int, shadow: float, 
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, len(prompts), length)
     by_text = {prompts[i]: i for i in range(len(prompts))}
-    with tempfile.TemporaryDirectory() as tmp:
+    answers = recorded_answers(name, prompts)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ThreadedServer(replay_app(answers, judges={"judge": judge_for(src, by_text, answers)})) as upstream,
+    ):
         db = f"sqlite:///{Path(tmp) / 'w.db'}"
         served, strong_q, certs = [], [], []
-        with GatewayStack(gateway_config(db, shadow), sink=open_sink(db)) as stack:
-            gw = stack.server.app.state.gateway  # type: ignore[union-attr]
+        app = create_app(gateway_config(db, shadow)(upstream.url))
+        with ThreadedServer(app) as server, httpx.Client(base_url=server.url + "/v1", timeout=60) as client:
+            gw = app.state.gateway
             engine = gw.sink.store.engine
-            with httpx.Client(base_url=stack.base_url, timeout=60) as client:
-                for k, i in enumerate(rows.tolist()):
-                    body = {"model": ROUTE, "messages": [{"role": "user", "content": prompts[i]}]}
-                    resp = client.post("/chat/completions", json=body)
-                    resp.raise_for_status()
-                    model = resp.headers["x-wayfare-model"]
-                    served.append(src.strong[i] if model == "strong" else src.weak[i])
-                    strong_q.append(src.strong[i])
-                    certs.append(resp.headers.get("x-wayfare-certificate", ""))
-                    if (k + 1) % 50 == 0:
-                        label_new(engine, src, by_text, gw)
-            deadline = time.monotonic() + 30
-            while gw.shadow.in_flight() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            label_new(engine, src, by_text, gw)
+            for i in rows.tolist():
+                body = {"model": ROUTE, "messages": [{"role": "user", "content": prompts[i]}]}
+                resp = client.post("/chat/completions", json=body)
+                resp.raise_for_status()
+                model = resp.headers["x-wayfare-model"]
+                served.append(src.strong[i] if model == "strong" else src.weak[i])
+                strong_q.append(src.strong[i])
+                certs.append(resp.headers.get("x-wayfare-certificate", ""))
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and (gw.shadow.in_flight() or unlabelled_pairs(engine, ROUTE)):
+                time.sleep(0.2)  # the shadow calls finish, then the gateway's judge labels every pair
             time.sleep(1.2)  # one more runner period over the last labels
             gw_decision = gw.router.quality[ROUTE]
             evidence = labelled_pairs(engine, ROUTE)
             cfg = next(r for r in gw.config.routes if r.name == ROUTE).quality
+            judged = gw.quality.labelled
         ids_text = logged_prompts(db, evidence.request_ids)
         offline_scores = np.asarray([src.scores[by_text[ids_text[r]]] for r in evidence.request_ids])
         twin = replay(cfg, ROUTE, type(evidence)(evidence.request_ids, offline_scores, evidence.strong, evidence.weak))
     first = next((k for k, c in enumerate(certs) if c.startswith(ROUTE + "-c")), None)
     after = slice(first, None) if first is not None else slice(0, 0)
     realised = float(np.sum(served[after]) / np.sum(strong_q[after])) if first is not None else None
+    t_twin = twin.decision.threshold if twin.decision.threshold is not None else 0.0
     return {
         "source": name,
         "requests": length,
-        "labels": len(evidence),
+        "labels (judged by the gateway)": f"{len(evidence)} ({judged})",
         "gateway": f"{gw_decision.state} {gw_decision.certificate_id} t={gw_decision.threshold:.5f}",
-        "offline twin": f"{twin.decision.state} {twin.decision.certificate_id} "
-        f"t={(twin.decision.threshold if twin.decision.threshold is not None else 0.0):.5f}",
+        "offline twin": f"{twin.decision.state} {twin.decision.certificate_id} t={t_twin:.5f}",
         # the logged scores come from single-prompt float32 embeddings, the twin's from a batch: equal to ~1e-7,
         # so the thresholds (score quantiles) agree to that precision, and route every labelled prompt the same way
         "agree": gw_decision.state == twin.decision.state
         and gw_decision.certificate_id == twin.decision.certificate_id
-        and abs(gw_decision.threshold - (twin.decision.threshold or 0.0)) < 1e-6
-        and bool(
-            np.array_equal(evidence.scores >= gw_decision.threshold, offline_scores >= (twin.decision.threshold or 0))
-        ),
+        and abs(gw_decision.threshold - t_twin) < 1e-6
+        and bool(np.array_equal(evidence.scores >= gw_decision.threshold, offline_scores >= t_twin)),
         "max |logged - offline score|": float(np.max(np.abs(evidence.scores - offline_scores))) if len(evidence) else 0,
         "first certificate at request": first,
-        "realised after it": realised,
+        "realised after it (recorded scores)": realised,
     }
-
-
-def label_new(engine: sa.Engine, src: Source, by_text: dict[str, int], gw: object) -> None:
-    """The stand-in judge: the recorded scores of each new shadow pair's prompt."""
-    labels = []
-    for pair in unlabelled_pairs(engine, ROUTE):
-        i = by_text[pair.prompt]
-        labels.append(Label(pair.request_id, float(src.strong[i]), float(src.weak[i]), "recorded"))
-    store_labels(engine, labels)
 
 
 def logged_prompts(db: str, request_ids: list[str]) -> dict[str, str]:

@@ -155,3 +155,27 @@ def test_routes_status_prints_the_stored_decisions(tmp_path: Any, seed: Any) -> 
     assert data[ROUTE]["state"] == "certified" and data[ROUTE]["certificate_id"] == cid
     empty = CliRunner().invoke(app, ["routes", "status", "--database-url", f"sqlite:///{tmp_path / 'e.db'}"])
     assert empty.exit_code == 0 and "no quality-target decisions" in empty.output
+
+
+def test_new_labels_are_fed_incrementally_with_the_same_result_as_a_full_replay(tmp_path: Any, seed: Any) -> None:
+    from wayfare.quality.runner import replay
+    from wayfare.quality.store import labelled_pairs
+
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+
+    async def scenario() -> None:
+        gw = await started(db)
+        assert gw.quality is not None
+        await asyncio.to_thread(seed, db, 600)
+        await gw.quality.check(ROUTE)
+        first = gw.quality._replayed[ROUTE][1]
+        await asyncio.to_thread(seed, db, 900, 600, 3)
+        rq = await gw.quality.check(ROUTE)
+        assert gw.quality._replayed[ROUTE][1] is first  # extended, not rebuilt
+        cfg = gw.quality.routes[ROUTE]
+        full = replay(cfg, ROUTE, labelled_pairs(gw.quality.engine, ROUTE)).decision
+        assert (rq.state, rq.certificate_id, rq.labels) == (full.state, full.certificate_id, full.labels)
+        assert rq.threshold == full.threshold
+        await gw.aclose()
+
+    asyncio.run(scenario())

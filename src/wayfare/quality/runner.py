@@ -97,6 +97,8 @@ class QualityRunner:
         self._task: asyncio.Task[None] | None = None
         self._due: dict[str, float] = {name: 0.0 for name in routes}
         self._seen: dict[str, int] = {}
+        self._replayed: dict[str, tuple[list[str], QualityController]] = {}
+        """Route -> (request ids fed, controller): new labels that extend the sequence are fed incrementally."""
         self._collector: Any = None
         self.labelled = 0
         """Pairs this replica's judge calls labelled."""
@@ -154,7 +156,7 @@ class QualityRunner:
                 return applied
         evidence = await asyncio.to_thread(labelled_pairs, self.engine, name)
         self._seen[name] = count
-        ctl = await asyncio.to_thread(replay, cfg, name, evidence)
+        ctl = await asyncio.to_thread(self._advance, cfg, name, evidence)
         d = ctl.decision
         realised = realised_since(ctl, evidence)
         saving = projected_saving(d, evidence, self._prices(name))
@@ -171,6 +173,20 @@ class QualityRunner:
         self.apply(name, applied)
         self.errors.pop(name, None)
         return applied
+
+    def _advance(self, cfg: QualityConfig, name: str, evidence: Evidence) -> QualityController:
+        """The controller after the route's labels in store order: only the new ones when the labels already fed are
+        a prefix of them (the usual case: labels arrive in time order), else a replay from the first label. Either
+        way the result equals a full replay, so every replica reaches the same decision."""
+        fed = self._replayed.get(name)
+        n = len(fed[0]) if fed is not None else 0
+        if fed is not None and evidence.request_ids[:n] == fed[0]:
+            ctl = fed[1]
+            ctl.add_many(evidence.scores[n:], evidence.strong[n:], evidence.weak[n:])
+        else:
+            ctl = replay(cfg, name, evidence)
+        self._replayed[name] = (list(evidence.request_ids), ctl)
+        return ctl
 
     async def label(self, name: str, cfg: QualityConfig) -> int:
         """Label up to ``label_batch`` of the route's unlabelled shadow pairs with its judge (both orders)."""
