@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ class ModelConfig(_Strict):
     """One model the gateway serves, and the deployment that answers it."""
 
     name: str = Field(min_length=1)
-    provider: Literal["openai", "anthropic"] = "openai"
+    provider: Literal["openai", "anthropic", "azure"] = "openai"
     model: str | None = None
     """Name at the upstream (defaults to ``name``)."""
     base_url: str
@@ -42,6 +43,26 @@ class ModelConfig(_Strict):
     context_window: int | None = Field(default=None, gt=0)
     timeout: float = Field(default=600.0, gt=0)
     """Seconds without progress before an attempt counts as timed out."""
+    api_version: str | None = None
+    """Azure: the ``api-version`` query parameter (e.g. ``2024-10-21``); required for ``provider: azure``."""
+    deployment: str | None = None
+    """Azure: the deployment name in the URL (default: ``model``, else ``name``)."""
+    auth: Literal["api-key", "bearer"] = "api-key"
+    """Azure: send ``api_key`` as the ``api-key`` header, or as ``Authorization: Bearer`` (a Microsoft Entra ID
+    token, e.g. ``os.environ/AZURE_OPENAI_AD_TOKEN``)."""
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        return v.isoformat() if isinstance(v, date) else v  # YAML reads an unquoted 2024-10-21 as a date
+
+    @model_validator(mode="after")
+    def _provider_settings(self) -> ModelConfig:
+        if self.provider == "azure" and not self.api_version:
+            raise ValueError("provider azure needs api_version (e.g. 2024-10-21)")
+        if self.provider != "azure" and (self.api_version or self.deployment or self.auth != "api-key"):
+            raise ValueError("api_version, deployment and auth apply to provider azure only")
+        return self
 
     @field_validator("base_url")
     @classmethod

@@ -25,6 +25,7 @@ from wayfare.governance.service import Governance, Principal, Ticket
 from wayfare.observability.observer import Observer
 from wayfare.observability.tracing import now_ns
 from wayfare.providers.anthropic import AnthropicProvider
+from wayfare.providers.azure import AzureProvider
 from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
 from wayfare.providers.http import HttpClients
@@ -39,8 +40,14 @@ _NO_SPAN = contextlib.nullcontext()
 
 
 def make_provider(model: ModelConfig, client: HttpClients) -> Provider:
+    name = f"{model.name} ({model.base_url})"
+    if model.provider == "azure":
+        assert model.api_version is not None  # the config requires it
+        deployment = model.deployment or model.upstream_model
+        return AzureProvider(client, model.base_url, model.resolved_api_key(), name, deployment=deployment,
+                             api_version=model.api_version, auth=model.auth)  # fmt: skip
     cls = AnthropicProvider if model.provider == "anthropic" else OpenAIProvider
-    return cls(client, model.base_url, model.resolved_api_key(), name=f"{model.name} ({model.base_url})")
+    return cls(client, model.base_url, model.resolved_api_key(), name=name)
 
 
 def _fmt(x: float) -> str:

@@ -6,6 +6,11 @@ Endpoints: ``POST /v1/chat/completions`` (and streaming), ``/v1/completions`` (t
 ``{"model", "rate", "kinds", "seed"}`` (a random share of requests), ``DELETE /_mock/faults``, ``GET /_mock/requests``
 (the last bodies received with the fault injected, newest last). A request header
 ``x-mock-fault: <kind>`` injects a fault on that request only; ``x-mock-latency-ms`` overrides the latency.
+
+Azure OpenAI's wire format too: ``POST /openai/deployments/{deployment}/chat/completions`` (``completions``,
+``embeddings``) with a required ``api-version`` query parameter and, when ``azure_api_key`` is set, the key in the
+``api-key`` header (or ``Authorization: Bearer``); a wrong key answers 401 in Azure's shape, a prompt containing
+``[content_filter]`` answers 400 with ``error.code: content_filter``; these refusals carry ``x-ms-region``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import socket
 import struct
 from collections import deque
@@ -34,6 +40,10 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 _SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
 _MODELS = ["mock-strong", "mock-weak"]
 CUT_GRACE_S = 0.05  # stream_cut: pause before the reset so the events already sent reach the client
+_AZURE_PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/(?P<op>chat/completions|completions|embeddings)$")
+_AZURE_KIND = {"chat/completions": "chat", "completions": "completion", "embeddings": "embedding"}
+AZURE_REGION = b"mock-eastus2"
+AZURE_FILTER_TRIGGER = "[content_filter]"
 
 
 class MockApp:
@@ -51,7 +61,9 @@ class MockApp:
         hang_s: float = 30.0,
         faults: FaultPlan | None = None,
         keep_requests: int = 200,
+        azure_api_key: str | None = None,
     ) -> None:
+        self.azure_api_key = azure_api_key
         self.latency_ms = latency_ms
         self.chunk_delay_ms = chunk_delay_ms
         self.retry_after_ms = retry_after_ms
@@ -89,6 +101,13 @@ class MockApp:
             "/v1/embeddings": "embedding",
             "/v1/messages": "anthropic",
         }.get(path)
+        azure = _AZURE_PATH.match(path)
+        if azure is not None:
+            refusal = self._azure_refusal(scope, headers, raw)
+            if refusal is not None:
+                await _send_json(send, refusal[0], refusal[1], [(b"x-ms-region", AZURE_REGION)])
+                return
+            kind = _AZURE_KIND[azure.group("op")]
         if method != "POST" or kind is None:
             await _send_json(send, 404, _error(f"no route {method} {path}", "not_found_error"))
             return
@@ -127,6 +146,29 @@ class MockApp:
                 await _send_json(send, 200, replies.completion(body), cut=fault, malformed=fault)
         else:
             await _send_json(send, 200, replies.embeddings(body), cut=fault, malformed=fault)
+
+    def _azure_refusal(self, scope: Scope, headers: dict[str, str], raw: bytes) -> tuple[int, JSON] | None:
+        """Azure's own refusals: no api-version (404 as Azure answers it), a wrong key (401), the content filter."""
+        query = scope.get("query_string", b"").decode("latin-1")
+        if "api-version=" not in query:
+            return 404, {"error": {"code": "404", "message": "Resource not found"}}
+        if self.azure_api_key is not None:
+            bearer = headers.get("authorization", "").removeprefix("Bearer ")
+            if self.azure_api_key not in (headers.get("api-key"), bearer):
+                msg = ("Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a "
+                       "valid key for an active subscription and use a correct regional API endpoint for your "
+                       "resource.")  # fmt: skip
+                return 401, {"error": {"code": "401", "message": msg}}
+        if AZURE_FILTER_TRIGGER.encode() in raw:
+            result = {c: {"filtered": c == "violence", "severity": "high" if c == "violence" else "safe"}
+                      for c in ("hate", "self_harm", "sexual", "violence")}  # fmt: skip
+            return 400, {"error": {
+                "message": "The response was filtered due to the prompt triggering Azure OpenAI's content management "
+                "policy. Please modify your prompt and retry.",
+                "type": None, "param": "prompt", "code": "content_filter", "status": 400,
+                "innererror": {"code": "ResponsibleAIPolicyViolation", "content_filter_result": result},
+            }}  # fmt: skip
+        return None
 
     async def _control(self, method: str, raw: bytes, send: Send) -> None:
         if method == "DELETE":
