@@ -116,10 +116,20 @@ def eval_command(
         "--routers",
         "-r",
         help="Comma-separated registry router names (trained per fold), or router folders / 'default' (scored "
-        "without training). Baselines random, oracle, always-weak, always-strong are always included.",
+        "without training). Baselines random, oracle, always-weak, always-strong are always included. With "
+        "--transfer: registry routers, parameters in brackets (default: logreg,ensemble[knn_weight=0],knn).",
     ),
-    strong: str | None = typer.Option(None, "--strong", help="Strong model of the pair (default: higher-scoring)."),
-    weak: str | None = typer.Option(None, "--weak", help="Weak model of the pair (default: lower-scoring)."),
+    strong: str | None = typer.Option(
+        None,
+        "--strong",
+        help="Strong model of the pair (default: higher-scoring). With --transfer: comma-separated names, the first "
+        "one each source has.",
+    ),
+    weak: str | None = typer.Option(
+        None,
+        "--weak",
+        help="Weak model of the pair (default: lower-scoring). With --transfer: comma-separated names, as --strong.",
+    ),
     folds: int = typer.Option(
         5, "--folds", "-k", help="k-fold cross-validation (ignored when the data has a holdout)."
     ),
