@@ -51,25 +51,28 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatewayS
     tmp = tmp_path_factory.mktemp("ui")
     eval_dir = write_demo_eval(tmp / "eval")
     old = os.environ.get("WAYFARE_MASTER_KEY")
-    os.environ["WAYFARE_MASTER_KEY"] = MASTER
+    os.environ["WAYFARE_MASTER_KEY"] = MASTER  # read once, when the gateway starts
     try:
-        with GatewayStack(CONFIG.replace("{db}", str(tmp / "w.db")).replace("{eval_dir}", str(eval_dir))) as s:
-            traffic = Traffic(s)
-            admin = {"authorization": f"Bearer {MASTER}"}
-            keys = [httpx.post(s.url + "/admin/keys", headers=admin, json={"metadata": {"team": t}}).json()["key"]
-                    for t in ("search", "support")]  # fmt: skip
-            for i in range(16):
-                traffic.send(f"ui question {i}: what is {i} + {i}? reply to jane@example.org", key=keys[i % 2])
-            traffic.send("direct to the weak model", model="weak")
-            yield s, traffic
-    finally:
+        s = GatewayStack(CONFIG.replace("{db}", str(tmp / "w.db")).replace("{eval_dir}", str(eval_dir))).start()
+    finally:  # so that tests run after these do not inherit the key
         if old is None:
             os.environ.pop("WAYFARE_MASTER_KEY", None)
         else:
             os.environ["WAYFARE_MASTER_KEY"] = old
+    try:
+        traffic = Traffic(s)
+        admin = {"authorization": f"Bearer {MASTER}"}
+        keys = [httpx.post(s.url + "/admin/keys", headers=admin, json={"metadata": {"team": t}}).json()["key"]
+                for t in ("search", "support")]  # fmt: skip
+        for i in range(16):
+            traffic.send(f"ui question {i}: what is {i} + {i}? reply to jane@example.org", key=keys[i % 2])
+        traffic.send("direct to the weak model", model="weak")
+        yield s, traffic
+    finally:
+        s.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed after each module: Playwright's sync API keeps an event loop running
 def browser() -> Iterator[Any]:
     if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)")

@@ -38,7 +38,7 @@ registry_poll_seconds: 0
 def test_quality_page_shows_the_certificate_and_its_history(
     browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("WAYFARE_MASTER_KEY", raising=False)  # an open, read-only dashboard (the other tests set one)
+    monkeypatch.delenv("WAYFARE_MASTER_KEY", raising=False)  # an open, read-only dashboard
     db = f"sqlite:///{tmp_path / 'w.db'}"
     seed_labels(db, 1500)
     with GatewayStack(config(db), sink=open_sink(db)) as stack:
