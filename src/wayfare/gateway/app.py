@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from wayfare.gateway import messages_api
 from wayfare.gateway.asgi import GatewayApp
 from wayfare.gateway.config import GatewayConfig
 from wayfare.gateway.core import Gateway
@@ -40,6 +41,12 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
 
     async def embeddings(request: Request) -> Response:
         return await gw.handle("embeddings", await request.body(), request.headers)
+
+    async def anthropic_messages(request: Request) -> Response:
+        return await messages_api.messages(gw, request)
+
+    async def anthropic_count_tokens(request: Request) -> Response:
+        return await messages_api.count_tokens(gw, request)
 
     async def models(request: Request) -> Response:
         allowed = None
@@ -109,6 +116,8 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/messages", anthropic_messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", anthropic_count_tokens, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/feedback", feedback_endpoint(gw), methods=["POST"]),
         Route("/health", health, methods=["GET"]),

@@ -113,7 +113,10 @@ class Gateway:
         self.observer.aclose()
 
     # ------------------------------------------------------------------ request path
-    async def handle(self, endpoint: Endpoint, raw: bytes, headers: Mapping[str, str]) -> Response:
+    async def handle(
+        self, endpoint: Endpoint, raw: bytes, headers: Mapping[str, str], api: str | None = None
+    ) -> Response:
+        """One request; ``api`` names the front door when it is not OpenAI's (e.g. ``messages``), for the log."""
         t0 = time.perf_counter()
         try:
             body = orjson.loads(raw)
@@ -152,6 +155,7 @@ class Gateway:
         chosen = decision.model if decision is not None else name
         chain = [chosen, *self.config.fallbacks.get(chosen, ())]
         ctx = _Context(self, endpoint, body, headers, decision, chosen, t0)
+        ctx.api = api
         if self.gov is not None and principal is not None:
             ctx.principal = principal
             try:
@@ -288,8 +292,8 @@ class _Context:
     """What one request carries from resolution to its log record."""
 
     __slots__ = (
-        "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "span", "t0",
-        "ticket", "upstream_ms",
+        "api", "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "span",
+        "t0", "ticket", "upstream_ms",
     )  # fmt: skip
 
     def __init__(
@@ -307,6 +311,7 @@ class _Context:
         self.request_id = "wf-" + os.urandom(8).hex()
         self.principal: Principal | None = None
         self.ticket: Ticket | None = None
+        self.api: str | None = None
         self.upstream_ms: float | None = None
         self.span = gw.tracing.start_request(endpoint, headers, now_ns(t0)) if gw.tracing is not None else None
 
@@ -395,6 +400,7 @@ class _Context:
                 "endpoint": self.endpoint,
                 **({"reason": d.reason} if d is not None else {}),
                 **({"certificate": d.certificate} if d is not None and d.certificate is not None else {}),
+                **({"api": self.api} if self.api else {}),
             },
         )
         with contextlib.suppress(Exception):  # observability must never fail a request

@@ -10,7 +10,7 @@ import orjson
 from wayfare.providers.base import JSON
 
 DEFAULT_MAX_TOKENS = 4096
-_STOP = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
+STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 
 
 class TranslationError(ValueError):
@@ -140,7 +140,7 @@ def from_messages_response(msg: JSON) -> JSON:
                 "index": 0,
                 "message": message,
                 "logprobs": None,
-                "finish_reason": _STOP.get(msg.get("stop_reason") or "", "stop"),
+                "finish_reason": STOP_REASONS.get(msg.get("stop_reason") or "", "stop"),
             }
         ],
         "usage": _usage(msg.get("usage") or {}),
@@ -199,7 +199,7 @@ class StreamTranslator:
             return []
         if kind == "message_delta":
             stop = (event.get("delta") or {}).get("stop_reason")
-            out = [self._chunk({}, _STOP.get(stop or "", "stop"))]
+            out = [self._chunk({}, STOP_REASONS.get(stop or "", "stop"))]
             if self.include_usage:
                 usage = _usage({"input_tokens": self.input_tokens, **(event.get("usage") or {})})
                 out.append({**self._chunk({}), "choices": [], "usage": usage})
