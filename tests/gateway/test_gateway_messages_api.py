@@ -3,6 +3,7 @@ OpenAI-compatible and to an Anthropic upstream (the mock), routing on `model: au
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,3 +122,18 @@ def test_count_tokens(stack: GatewayStack) -> None:
         model="gpt-small", messages=[{"role": "user", "content": "hello " * 40}], tools=[TOOL]
     )  # type: ignore[list-item]
     assert 60 <= count.input_tokens <= 200
+
+
+def test_a_cut_stream_ends_with_an_error_event_and_is_logged_once(stack: GatewayStack) -> None:
+    before = len(stack.sink.records)
+    stack.mock.fault("up-small", "stream_cut")
+    body = {"model": "gpt-small", "max_tokens": 32, "stream": True, "messages": [{"role": "user", "content": "cut"}]}
+    with httpx.stream("POST", stack.url + "/v1/messages", json=body, timeout=20) as resp:
+        text = "".join(resp.iter_text())
+    assert text.startswith("event: message_start") and "event: error" in text and "message_stop" not in text
+    deadline = time.monotonic() + 5
+    while len(stack.sink.records) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # a second record, if there were one, would have arrived by now
+    new = list(stack.sink.records)[before:]
+    assert len(new) == 1 and new[0].status == 502 and new[0].metadata["api"] == "messages"

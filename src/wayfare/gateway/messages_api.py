@@ -93,20 +93,28 @@ async def _events(resp: StreamingResponse, model: str) -> AsyncIterator[bytes]:
         return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
     buffer = b""
-    async for piece in resp.body_iterator:
-        buffer += piece if isinstance(piece, bytes) else str(piece).encode()
-        while b"\n\n" in buffer:
-            frame, buffer = buffer.split(b"\n\n", 1)
-            data = frame.removeprefix(b"data: ").strip()
-            if not data or data == b"[DONE]":
-                continue
-            chunk = orjson.loads(data)
-            if "error" in chunk and not chunk.get("choices"):
-                err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-                yield sse("error", {"type": "error", "error": {"type": "api_error", "message": err.get("message", "")}})
-                return
-            for event, payload in writer.feed(chunk):
-                yield sse(event, payload)
+    inner = resp.body_iterator
+    try:
+        async for piece in inner:
+            buffer += piece if isinstance(piece, bytes) else str(piece).encode()
+            while b"\n\n" in buffer:
+                frame, buffer = buffer.split(b"\n\n", 1)
+                data = frame.removeprefix(b"data: ").strip()
+                if not data or data == b"[DONE]":
+                    continue
+                chunk = orjson.loads(data)
+                if "error" in chunk and not chunk.get("choices"):
+                    err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+                    yield sse(
+                        "error", {"type": "error", "error": {"type": "api_error", "message": err.get("message", "")}}
+                    )
+                    return
+                for event, payload in writer.feed(chunk):
+                    yield sse(event, payload)
+    finally:  # the chat stream logs the request when it ends: close it whether we finished or the client left
+        aclose = getattr(inner, "aclose", None)
+        if aclose is not None:
+            await aclose()
     if not writer.started:
         for event, payload in writer.feed({}):
             yield sse(event, payload)
