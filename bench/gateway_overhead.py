@@ -7,6 +7,7 @@ Starts `wayfare mock-upstream` and `wayfare serve` (one worker) as subprocesses 
 CPU 0 and the mock to CPU 1 when the machine has two or more, and drives them with a minimal keep-alive HTTP/1.1
 load generator (uvloop; every prompt distinct, so no cache helps). Phases: direct to the mock, through Wayfare with
 routing off (a model name) and on (route `auto` scored by `--router`, the shipped learned `default` unless told), and
+`POST /v1/messages` (Anthropic's API in front, routing off) beside chat completions, and
 with `--log sqlite` the same router on route `auto-q` with a quality target whose controller replays 3,000 labelled
 pairs every second in the background (its request path adds one dictionary lookup).
 With `--vs-litellm`, LiteLLM's proxy (installed into its own venv on first use, pinned version) is measured in the
@@ -114,16 +115,21 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def _one_conn(host: str, port: int, model: str, stop_at: float, lat: list[float], tag: int) -> None:
+async def _one_conn(
+    host: str, port: int, model: str, stop_at: float, lat: list[float], tag: int, path: str = "/v1/chat/completions"
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     i = 0
     try:
         while time.perf_counter() < stop_at:
             i += 1
-            body = orjson.dumps(
-                {"model": model, "messages": [{"role": "user", "content": f"prompt {tag}-{i} {time.time_ns()}"}]}
-            )
-            req = (f"POST /v1/chat/completions HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+            request: dict[str, object] = {
+                "model": model, "messages": [{"role": "user", "content": f"prompt {tag}-{i} {time.time_ns()}"}]
+            }  # fmt: skip
+            if path == "/v1/messages":
+                request["max_tokens"] = 64
+            body = orjson.dumps(request)
+            req = (f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
                    f"authorization: Bearer {KEY}\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
             t0 = time.perf_counter()
             writer.write(req)
@@ -152,12 +158,19 @@ class Result:
 
 
 def run_phase(
-    name: str, port: int, model: str, conc: int, seconds: float, pid: int | None, warmup: float = 1.0
+    name: str,
+    port: int,
+    model: str,
+    conc: int,
+    seconds: float,
+    pid: int | None,
+    warmup: float = 1.0,
+    path: str = "/v1/chat/completions",
 ) -> Result:
     async def go(duration: float) -> list[float]:
         lat: list[float] = []
         stop_at = time.perf_counter() + duration
-        await asyncio.gather(*(_one_conn("127.0.0.1", port, model, stop_at, lat, c) for c in range(conc)))
+        await asyncio.gather(*(_one_conn("127.0.0.1", port, model, stop_at, lat, c, path) for c in range(conc)))
         return lat
 
     uvloop.run(go(min(warmup, seconds / 2)))  # warm-up (LiteLLM imports modules lazily on its first requests)
@@ -269,6 +282,10 @@ def main() -> None:
             for conc in args.concurrency:
                 results.append(run_phase("direct to mock", mock_port, "mock-weak", conc, args.seconds, None))
                 results.append(run_phase("wayfare, routing off", gw_port, "mock-weak", conc, args.seconds, proxy.pid))
+                results.append(
+                    run_phase("wayfare /v1/messages, routing off", gw_port, "mock-weak", conc, args.seconds,
+                              proxy.pid, path="/v1/messages")
+                )  # fmt: skip
                 results.append(
                     run_phase(f"wayfare, routing on ({args.router})", gw_port, "auto", conc, args.seconds, proxy.pid)
                 )
