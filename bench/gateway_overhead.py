@@ -7,7 +7,8 @@ Starts `wayfare mock-upstream` and `wayfare serve` (one worker) as subprocesses 
 CPU 0 and the mock to CPU 1 when the machine has two or more, and drives them with a minimal keep-alive HTTP/1.1
 load generator (uvloop; every prompt distinct, so no cache helps). Phases: direct to the mock, through Wayfare with
 routing off (a model name) and on (route `auto` scored by `--router`, the shipped learned `default` unless told), and
-`POST /v1/messages` (Anthropic's API in front, routing off) beside chat completions, and
+`POST /v1/messages` (Anthropic's API in front) and `POST /v1/responses` (OpenAI's Responses API, `store: false`),
+routing off, beside chat completions, and
 with `--log sqlite` the same router on route `auto-q` with a quality target whose controller replays 3,000 labelled
 pairs every second in the background (its request path adds one dictionary lookup).
 With `--vs-litellm`, LiteLLM's proxy (installed into its own venv on first use, pinned version) is measured in the
@@ -128,6 +129,8 @@ async def _one_conn(
             }  # fmt: skip
             if path == "/v1/messages":
                 request["max_tokens"] = 64
+            elif path == "/v1/responses":
+                request = {"model": model, "input": f"prompt {tag}-{i} {time.time_ns()}", "store": False}
             body = orjson.dumps(request)
             req = (f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
                    f"authorization: Bearer {KEY}\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
@@ -282,10 +285,11 @@ def main() -> None:
             for conc in args.concurrency:
                 results.append(run_phase("direct to mock", mock_port, "mock-weak", conc, args.seconds, None))
                 results.append(run_phase("wayfare, routing off", gw_port, "mock-weak", conc, args.seconds, proxy.pid))
-                results.append(
-                    run_phase("wayfare /v1/messages, routing off", gw_port, "mock-weak", conc, args.seconds,
-                              proxy.pid, path="/v1/messages")
-                )  # fmt: skip
+                for api in ("messages", "responses"):
+                    results.append(
+                        run_phase(f"wayfare /v1/{api}, routing off", gw_port, "mock-weak", conc, args.seconds,
+                                  proxy.pid, path=f"/v1/{api}")
+                    )  # fmt: skip
                 results.append(
                     run_phase(f"wayfare, routing on ({args.router})", gw_port, "auto", conc, args.seconds, proxy.pid)
                 )

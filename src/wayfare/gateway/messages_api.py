@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from wayfare.gateway.chat_stream import chat_chunks, is_error
 from wayfare.providers.anthropic_inbound import MessagesStreamWriter, from_messages_request, to_messages_response
 from wayfare.providers.anthropic_translate import TranslationError
 
@@ -92,29 +94,14 @@ async def _events(resp: StreamingResponse, model: str) -> AsyncIterator[bytes]:
     def sse(event: str, data: dict[str, Any]) -> bytes:
         return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
-    buffer = b""
-    inner = resp.body_iterator
-    try:
-        async for piece in inner:
-            buffer += piece if isinstance(piece, bytes) else str(piece).encode()
-            while b"\n\n" in buffer:
-                frame, buffer = buffer.split(b"\n\n", 1)
-                data = frame.removeprefix(b"data: ").strip()
-                if not data or data == b"[DONE]":
-                    continue
-                chunk = orjson.loads(data)
-                if "error" in chunk and not chunk.get("choices"):
-                    err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-                    yield sse(
-                        "error", {"type": "error", "error": {"type": "api_error", "message": err.get("message", "")}}
-                    )
-                    return
-                for event, payload in writer.feed(chunk):
-                    yield sse(event, payload)
-    finally:  # the chat stream logs the request when it ends: close it whether we finished or the client left
-        aclose = getattr(inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    async with aclosing(chat_chunks(resp)) as chunks:
+        async for chunk in chunks:
+            message = is_error(chunk)
+            if message is not None:
+                yield sse("error", {"type": "error", "error": {"type": "api_error", "message": message}})
+                return
+            for event, payload in writer.feed(chunk):
+                yield sse(event, payload)
     if not writer.started:
         for event, payload in writer.feed({}):
             yield sse(event, payload)

@@ -60,12 +60,19 @@ def _v5_quality(conn: sa.Connection) -> None:
     create_quality_tables(conn)
 
 
+def _v6_responses(conn: sa.Connection) -> None:
+    from wayfare.gateway.responses_store import create_responses_tables  # owned by the gateway; imported lazily
+
+    create_responses_tables(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "request_log table and its indexes", _v1_request_log),
     Migration(2, "governance: virtual_keys table", _v2_governance),
     Migration(3, "traffic: feedback and shadow_pairs tables", _v3_traffic),
     Migration(4, "traffic: router_versions table (the router registry)", _v4_router_registry),
     Migration(5, "quality: quality_decisions table (quality-target certificates)", _v5_quality),
+    Migration(6, "gateway: stored_responses table (the Responses API's previous_response_id)", _v6_responses),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
