@@ -54,9 +54,10 @@ def test_plain_message_to_either_kind_of_upstream(stack: GatewayStack, model: st
         assert sent["body"]["messages"][0] == {"role": "system", "content": "be brief"}
 
 
-def test_streaming_events_in_anthropics_order(stack: GatewayStack) -> None:
+@pytest.mark.parametrize("model", ["gpt-small", "claude"])
+def test_streaming_events_in_anthropics_order(stack: GatewayStack, model: str) -> None:
     with client(stack).messages.stream(
-        model="gpt-small", max_tokens=64, messages=[{"role": "user", "content": "stream please"}]
+        model=model, max_tokens=64, messages=[{"role": "user", "content": "stream please"}]
     ) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_message()
@@ -65,10 +66,11 @@ def test_streaming_events_in_anthropics_order(stack: GatewayStack) -> None:
     assert "stream please" in final.content[0].text and final.usage.output_tokens > 0
 
 
-def test_tool_round_trip(stack: GatewayStack) -> None:
+@pytest.mark.parametrize("model", ["gpt-small", "claude"])
+def test_tool_round_trip(stack: GatewayStack, model: str) -> None:
     c = client(stack)
     first = c.messages.create(
-        model="gpt-small", max_tokens=64, tools=[TOOL], messages=[{"role": "user", "content": "use the tool"}]
+        model=model, max_tokens=64, tools=[TOOL], messages=[{"role": "user", "content": "use the tool"}]
     )  # type: ignore[list-item]
     use = next(b for b in first.content if b.type == "tool_use")
     assert first.stop_reason == "tool_use" and use.name == "lookup"

@@ -70,15 +70,18 @@ def test_function_tool_round_trip_and_previous_response_id(stack: GatewayStack, 
     assert "use the tool" in texts and "42" in texts and "and now?" in texts  # the whole conversation went upstream
 
 
-def test_json_schema_text_format_reaches_the_upstream(stack: GatewayStack) -> None:
+@pytest.mark.parametrize("model", ["gpt-small", "claude"])
+def test_json_schema_text_format_reaches_the_upstream(stack: GatewayStack, model: str) -> None:
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
-    sdk(stack).responses.create(
-        model="gpt-small", input="json please",
+    resp = sdk(stack).responses.create(
+        model=model, input="json please",
         text={"format": {"type": "json_schema", "name": "reply", "schema": schema, "strict": True}},
     )  # fmt: skip
+    assert resp.status == "completed"
     sent = stack.mock.mock.requests[-1]["body"]
-    assert sent["response_format"] == {"type": "json_schema",
-                                       "json_schema": {"name": "reply", "schema": schema, "strict": True}}  # fmt: skip
+    if model == "gpt-small":
+        expected = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": True}}
+        assert sent["response_format"] == expected
 
 
 def test_routing_on_auto_and_storage_per_caller(stack: GatewayStack) -> None:
@@ -123,3 +126,21 @@ def test_stored_responses_survive_a_restart_in_the_database(tmp_path: Any) -> No
         follow = sdk(s).responses.create(model="gpt-small", input="which number?", previous_response_id=first.id)
         assert follow.previous_response_id == first.id
         assert "remember the number 7" in json.dumps(s.mock.mock.requests[-1]["body"])
+
+
+def test_a_cut_stream_ends_with_response_failed_and_is_logged_once(stack: GatewayStack) -> None:
+    import time
+
+    before = len(stack.sink.records)
+    stack.mock.fault("up-small", "stream_cut")
+    body = {"model": "gpt-small", "input": "cut", "stream": True}
+    with httpx.stream("POST", stack.base_url + "/responses", json=body, timeout=20) as resp:
+        text = "".join(resp.iter_text())
+    assert "event: response.created" in text and "event: response.failed" in text
+    assert "response.completed" not in text
+    deadline = time.monotonic() + 5
+    while len(stack.sink.records) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    new = list(stack.sink.records)[before:]
+    assert len(new) == 1 and new[0].status == 502 and new[0].metadata["api"] == "responses"
