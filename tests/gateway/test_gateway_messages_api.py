@@ -102,6 +102,8 @@ def test_routing_on_auto_matches_chat_completions(stack: GatewayStack) -> None:
     assert raw.parse().model == "auto"
     logged = [r for r in stack.sink.records if r.route == "auto"][-2:]
     assert [r.metadata.get("api") for r in logged] == ["messages", None]
+    metrics = httpx.get(stack.url + "/metrics").text
+    assert 'endpoint="messages"' in metrics and 'route="auto"' in metrics
 
 
 def test_errors_come_back_in_anthropics_shape(stack: GatewayStack) -> None:

@@ -52,8 +52,10 @@ class GatewayMetrics:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "wayfare_requests", "Requests logged, by route, answering model and HTTP status.",
-            ["route", "model", "status"], registry=r,
+            "wayfare_requests",
+            "Requests logged, by route, answering model, HTTP status and API (chat, completions, embeddings, "
+            "messages, responses).",
+            ["route", "model", "status", "endpoint"], registry=r,
         )  # fmt: skip
         self.latency = Histogram(
             "wayfare_request_duration_seconds", "Time from request to response end (streams: to the last chunk).",
@@ -123,11 +125,11 @@ class GatewayMetrics:
             "wayfare_quality_state", "Quality-target routes: 1 for the current state (learning, certified, "
             "backed-off).", ["route", "state"], registry=r,
         )  # fmt: skip
-        self._children: dict[tuple[str, str, int], _Children] = {}
+        self._children: dict[tuple[str, str, int, str], _Children] = {}
 
-    def _bind(self, route: str, model: str, status: int) -> _Children:
+    def _bind(self, route: str, model: str, status: int, endpoint: str) -> _Children:
         c = _Children(
-            requests=self.requests.labels(route, model, str(status)),
+            requests=self.requests.labels(route, model, str(status), endpoint),
             latency=self.latency.labels(route),
             cost=self.cost.labels(route, model),
             counterfactual=self.counterfactual.labels(route, model),
@@ -136,14 +138,15 @@ class GatewayMetrics:
             tokens_in=self.tokens.labels(route, model, "input"),
             tokens_out=self.tokens.labels(route, model, "output"),
         )
-        self._children[(route, model, status)] = c
+        self._children[(route, model, status, endpoint)] = c
         return c
 
     def observe(self, rec: RequestRecord) -> None:
         """Count one request-log record."""
         route = route_label(rec.route)
         model = rec.chosen_model
-        c = self._children.get((route, model, rec.status)) or self._bind(route, model, rec.status)
+        endpoint = str(rec.metadata.get("api") or rec.metadata.get("endpoint") or "chat")
+        c = self._children.get((route, model, rec.status, endpoint)) or self._bind(route, model, rec.status, endpoint)
         c.requests.inc()
         c.latency.observe(rec.latency_ms / 1000.0)
         if rec.cost_usd:
