@@ -77,7 +77,7 @@ def test_json_schema_text_format_reaches_the_upstream(stack: GatewayStack, model
         model=model, input="json please",
         text={"format": {"type": "json_schema", "name": "reply", "schema": schema, "strict": True}},
     )  # fmt: skip
-    assert resp.status == "completed"
+    assert resp.status == "completed" and isinstance(json.loads(resp.output_text), dict)  # JSON on both upstreams
     sent = stack.mock.mock.requests[-1]["body"]
     if model == "gpt-small":
         expected = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": True}}

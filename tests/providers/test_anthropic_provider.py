@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -150,3 +152,29 @@ def test_stream_translator_without_usage() -> None:
     t = StreamTranslator(include_usage=False)
     out = t.feed({"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 3}})
     assert len(out) == 1 and out[0]["choices"][0]["finish_reason"] == "length"
+
+
+def test_json_response_format_is_emulated_with_a_forced_tool(stack: GatewayStack) -> None:
+    schema = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+    resp = _sdk(stack).chat.completions.create(
+        model="claude", messages=[{"role": "user", "content": "json please"}], response_format=fmt
+    )
+    assert json.loads(str(resp.choices[0].message.content)) == {"query": "json please"}
+    assert resp.choices[0].finish_reason == "stop" and not resp.choices[0].message.tool_calls
+    sent = stack.mock.mock.requests[-1]["body"]
+    assert sent["tool_choice"] == {"type": "tool", "name": "wayfare_json_response"}
+    assert sent["tools"][0]["input_schema"] == schema
+    chunks = list(
+        _sdk(stack).chat.completions.create(
+            model="claude", messages=[{"role": "user", "content": "json please"}], response_format=fmt, stream=True
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert json.loads(text) == {"query": "json please"}
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    with pytest.raises(openai.BadRequestError, match="response_format together with tools"):
+        _sdk(stack).chat.completions.create(
+            model="claude", messages=[{"role": "user", "content": "x"}], response_format=fmt,
+            tools=[{"type": "function", "function": {"name": "t", "parameters": {"type": "object"}}}],
+        )  # fmt: skip

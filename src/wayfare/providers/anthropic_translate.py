@@ -10,6 +10,9 @@ import orjson
 from wayfare.providers.base import JSON
 
 DEFAULT_MAX_TOKENS = 4096
+RESPONSE_TOOL = "wayfare_json_response"
+"""The Messages API has no ``response_format``: a JSON reply is asked for as the forced input of this one tool, and
+its input comes back as the message text (the emulation LiteLLM and Anthropic's docs describe)."""
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 
 
@@ -107,6 +110,14 @@ def to_messages_request(body: JSON, model: str) -> JSON:
             out["tool_choice"] = choice
     if int(body.get("n") or 1) != 1:
         raise TranslationError("n > 1 is not supported by the Anthropic Messages API")
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+        if tools:
+            raise TranslationError("response_format together with tools is not supported on an Anthropic upstream")
+        schema = (fmt.get("json_schema") or {}).get("schema") if fmt["type"] == "json_schema" else None
+        out["tools"] = [{"name": RESPONSE_TOOL, "description": "Reply with the requested JSON object as this tool's "
+                         "input.", "input_schema": schema or {"type": "object"}}]  # fmt: skip
+        out["tool_choice"] = {"type": "tool", "name": RESPONSE_TOOL}
     return out
 
 
@@ -118,6 +129,9 @@ def _usage(usage: JSON) -> JSON:
 def from_messages_response(msg: JSON) -> JSON:
     """The OpenAI chat completion for a Messages API response."""
     text = "".join(b.get("text", "") for b in msg.get("content", []) if b.get("type") == "text")
+    json_reply = [b for b in msg.get("content", []) if b.get("type") == "tool_use" and b.get("name") == RESPONSE_TOOL]
+    if json_reply:
+        text, msg = orjson.dumps(json_reply[0].get("input") or {}).decode(), {**msg, "stop_reason": "end_turn"}
     calls = [
         {
             "id": b["id"],
@@ -125,7 +139,7 @@ def from_messages_response(msg: JSON) -> JSON:
             "function": {"name": b["name"], "arguments": orjson.dumps(b["input"]).decode()},
         }
         for b in msg.get("content", [])
-        if b.get("type") == "tool_use"
+        if b.get("type") == "tool_use" and b.get("name") != RESPONSE_TOOL
     ]
     message: JSON = {"role": "assistant", "content": text or (None if calls else "")}
     if calls:
@@ -157,6 +171,7 @@ class StreamTranslator:
         self.created = int(time.time())
         self.input_tokens = 0
         self.tool_index: dict[int, int] = {}
+        self.json_blocks: set[int] = set()  # blocks of RESPONSE_TOOL: their input is the reply text
         self.finished = False
 
     def _chunk(self, delta: JSON, finish: str | None = None) -> JSON:
@@ -178,6 +193,9 @@ class StreamTranslator:
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = event.get("content_block") or {}
+            if block.get("type") == "tool_use" and block.get("name") == RESPONSE_TOOL:
+                self.json_blocks.add(int(event.get("index", 0)))
+                return []
             if block.get("type") == "tool_use":
                 idx = self.tool_index.setdefault(int(event.get("index", 0)), len(self.tool_index))
                 call = {
@@ -192,6 +210,8 @@ class StreamTranslator:
             delta = event.get("delta") or {}
             if delta.get("type") == "text_delta":
                 return [self._chunk({"content": delta.get("text", "")})]
+            if delta.get("type") == "input_json_delta" and int(event.get("index", 0)) in self.json_blocks:
+                return [self._chunk({"content": delta.get("partial_json", "")})]
             if delta.get("type") == "input_json_delta":
                 idx = self.tool_index.get(int(event.get("index", 0)), 0)
                 call = {"index": idx, "function": {"arguments": delta.get("partial_json", "")}}
@@ -199,6 +219,8 @@ class StreamTranslator:
             return []
         if kind == "message_delta":
             stop = (event.get("delta") or {}).get("stop_reason")
+            if stop == "tool_use" and self.json_blocks and not self.tool_index:
+                stop = "end_turn"
             out = [self._chunk({}, STOP_REASONS.get(stop or "", "stop"))]
             if self.include_usage:
                 usage = _usage({"input_tokens": self.input_tokens, **(event.get("usage") or {})})
