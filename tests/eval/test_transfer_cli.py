@@ -46,6 +46,7 @@ def test_transfer_over_two_tables_writes_both_tables_and_the_plot(tmp_path: Path
     html = (out / "report.html").read_text()
     assert "Held-out-source APGR" in html and "In-source 2-fold APGR" in html
     assert "best mean held-out APGR:" in output
+    assert "ensemble[knn_weight=0] /" in output.replace("\n", " ")  # the parameters are shown, not eaten as markup
 
 
 @pytest.mark.skipif(not ARENA.is_dir(), reason=f"{ARENA} is not here (the shared data folder)")

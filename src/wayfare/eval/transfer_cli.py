@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -105,10 +106,10 @@ def print_transfer(console: Console, metrics: dict[str, Any], paths: dict[str, P
         for col in header[1:]:
             table.add_column(col, overflow="fold")
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(escape(c) for c in row))  # names like ensemble[knn_weight=0] are not markup
         console.print(table)
     best = ranked(metrics)[0]
-    console.print(f"best mean held-out APGR: {best}", highlight=False)
+    console.print(f"best mean held-out APGR: {escape(best)}", highlight=False)
     console.print(f"Sources: {sources_line(metrics)}.", style="dim", soft_wrap=True, highlight=False)
     console.print(decontamination_line(metrics), style="dim", soft_wrap=True, highlight=False)
     console.print("Per-source 95% CIs: report.html and metrics.json.", style="dim")
