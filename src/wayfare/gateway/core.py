@@ -4,9 +4,6 @@ cost and savings, set the ``x-wayfare-*`` headers, and log one record per reques
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import os
 import time
 from collections.abc import AsyncIterator, Mapping
 
@@ -15,43 +12,24 @@ from starlette.responses import Response, StreamingResponse
 
 from wayfare.data.prices import PriceTable
 from wayfare.gateway.config import GatewayConfig, ModelConfig
+from wayfare.gateway.context import RequestContext, fmt
 from wayfare.gateway.cost import Pricing, usage_tokens
 from wayfare.gateway.errors import error_body, error_response, upstream_failure
 from wayfare.gateway.reqlog import LogSink, open_sink
 from wayfare.gateway.retry import AllAttemptsFailed, Attempt, RetryExecutor
 from wayfare.gateway.routing import Decision, Router
+from wayfare.gateway.upstreams import make_provider
 from wayfare.governance.errors import GovernanceError
-from wayfare.governance.service import Governance, Principal, Ticket
+from wayfare.governance.service import Governance
 from wayfare.observability.observer import Observer
-from wayfare.observability.tracing import now_ns
-from wayfare.providers.anthropic import AnthropicProvider
-from wayfare.providers.azure import AzureProvider
 from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
 from wayfare.providers.http import HttpClients
-from wayfare.providers.openai_compat import OpenAIProvider
 from wayfare.quality.runner import QualityRunner
-from wayfare.store.record import RequestRecord
 from wayfare.traffic.reload import RouterReloader
 from wayfare.traffic.shadow import ShadowRunner
 
 _JSON = "application/json"
-_NO_SPAN = contextlib.nullcontext()
-
-
-def make_provider(model: ModelConfig, client: HttpClients) -> Provider:
-    name = f"{model.name} ({model.base_url})"
-    if model.provider == "azure":
-        assert model.api_version is not None  # the config requires it
-        deployment = model.deployment or model.upstream_model
-        return AzureProvider(client, model.base_url, model.resolved_api_key(), name, deployment=deployment,
-                             api_version=model.api_version, auth=model.auth)  # fmt: skip
-    cls = AnthropicProvider if model.provider == "anthropic" else OpenAIProvider
-    return cls(client, model.base_url, model.resolved_api_key(), name=name)
-
-
-def _fmt(x: float) -> str:
-    return format(x, ".10g")
 
 
 class Gateway:
@@ -154,7 +132,7 @@ class Gateway:
             decision = await self.router.adecide(name, rt, threshold, body, headers.get("x-wayfare-session"))
         chosen = decision.model if decision is not None else name
         chain = [chosen, *self.config.fallbacks.get(chosen, ())]
-        ctx = _Context(self, endpoint, body, headers, decision, chosen, t0)
+        ctx = RequestContext(self, endpoint, body, headers, decision, chosen, t0)
         ctx.api = api
         if self.gov is not None and principal is not None:
             ctx.principal = principal
@@ -171,12 +149,12 @@ class Gateway:
             return await self._stream(ctx, chain)
         return await self._unary(ctx, chain)
 
-    async def _unary(self, ctx: _Context, chain: list[str], cache_key: str | None = None) -> Response:
+    async def _unary(self, ctx: RequestContext, chain: list[str], cache_key: str | None = None) -> Response:
         if cache_key is not None and self.gov is not None and (hit := await self.gov.cache_get(cache_key)):
             tokens = usage_tokens(hit.get("usage"))
             _, counterfactual = ctx.costs(hit.get("model", ctx.chosen), tokens)
             headers = {**ctx.headers_for(hit.get("model", ctx.chosen)), "x-wayfare-cache": "hit"}
-            headers["x-wayfare-cost-usd"], headers["x-wayfare-saved-usd"] = "0", _fmt(counterfactual)
+            headers["x-wayfare-cost-usd"], headers["x-wayfare-saved-usd"] = "0", fmt(counterfactual)
             ctx.log(status=200, model=hit.get("model", ctx.chosen), attempts=[], tokens=tokens, cost=0.0,
                     counterfactual=counterfactual, cache_hit=True)  # fmt: skip
             return Response(orjson.dumps(hit), media_type=_JSON, headers=headers)
@@ -210,8 +188,8 @@ class Gateway:
         cost, counterfactual = ctx.costs(used, tokens)
         headers = ctx.headers_for(used)
         if cost is not None:
-            headers["x-wayfare-cost-usd"] = _fmt(cost)
-            headers["x-wayfare-saved-usd"] = _fmt(counterfactual - cost)
+            headers["x-wayfare-cost-usd"] = fmt(cost)
+            headers["x-wayfare-saved-usd"] = fmt(counterfactual - cost)
         ctx.log(status=200, model=used, attempts=attempts, tokens=tokens, cost=cost, counterfactual=counterfactual)
         if cache_key is not None and self.gov is not None:
             await self.gov.cache_put(cache_key, result)
@@ -221,7 +199,7 @@ class Gateway:
             shadow = self.shadow.background(ctx.decision.route, ctx.endpoint, ctx.body, used, result, ctx.request_id)
         return Response(orjson.dumps(result), media_type=_JSON, headers=headers, background=shadow)
 
-    async def _stream(self, ctx: _Context, chain: list[str]) -> Response:
+    async def _stream(self, ctx: RequestContext, chain: list[str]) -> Response:
         opts = ctx.body.get("stream_options")
         client_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         body = {**ctx.body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
@@ -286,128 +264,3 @@ class Gateway:
                 )
 
         return StreamingResponse(relay(), media_type="text/event-stream", headers=ctx.headers_for(used))
-
-
-class _Context:
-    """What one request carries from resolution to its log record."""
-
-    __slots__ = (
-        "api", "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "span",
-        "t0", "ticket", "upstream_ms",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        gw: Gateway,
-        endpoint: Endpoint,
-        body: JSON,
-        headers: Mapping[str, str],
-        decision: Decision | None,
-        chosen: str,
-        t0: float,
-    ) -> None:
-        self.gw, self.endpoint, self.body, self.request_headers = gw, endpoint, body, headers
-        self.decision, self.chosen, self.t0 = decision, chosen, t0
-        self.request_id = "wf-" + os.urandom(8).hex()
-        self.principal: Principal | None = None
-        self.ticket: Ticket | None = None
-        self.api: str | None = None
-        self.upstream_ms: float | None = None
-        self.span = gw.tracing.start_request(endpoint, headers, now_ns(t0)) if gw.tracing is not None else None
-
-    def attempt_span(self, model: str) -> contextlib.AbstractContextManager[object]:
-        """The trace span of one upstream attempt; a no-op when tracing is off."""
-        tracing = self.gw.tracing
-        if self.span is None or tracing is None:
-            return _NO_SPAN
-        cfg = self.gw.models[model]
-        return tracing.upstream(self.span, model, cfg.provider, cfg.upstream_model)
-
-    def headers_for(self, model: str) -> dict[str, str]:
-        h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
-        d = self.decision
-        if d is not None:
-            h["x-wayfare-route"] = d.route
-            h["x-wayfare-decision-ms"] = f"{d.decision_ms:.3f}"
-            h["x-wayfare-reason"] = d.reason
-            if d.score is not None:
-                h["x-wayfare-score"] = f"{d.score:.6f}"
-            if d.threshold is not None:
-                h["x-wayfare-threshold"] = _fmt(d.threshold)
-            if d.certificate is not None:
-                h["x-wayfare-certificate"] = d.certificate
-        return h
-
-    def costs(self, model: str, tokens: tuple[int, int]) -> tuple[float | None, float]:
-        """(cost, counterfactual cost): the same tokens at the route's most expensive candidate's prices."""
-        pricing = self.gw.pricing
-        cost = pricing.cost(model, *tokens)
-        if self.decision is None:
-            return cost, cost or 0.0
-        reference = pricing.most_expensive(self.decision.candidates)
-        counterfactual = pricing.cost(reference, *tokens)
-        return cost, counterfactual if counterfactual is not None else (cost or 0.0)
-
-    def log(
-        self,
-        *,
-        status: int,
-        model: str,
-        attempts: list[Attempt],
-        tokens: tuple[int, int] = (0, 0),
-        cost: float | None = None,
-        counterfactual: float = 0.0,
-        error_class: str | None = None,
-        stream: bool = False,
-        cache_hit: bool = False,
-    ) -> None:
-        d = self.decision
-        if error_class is None and d is not None and d.error is not None:
-            error_class = f"router_error: {d.error}"[:300]
-        p, team = self.principal, None
-        key_id: str | None
-        if p is not None and p.key_id is not None:
-            key_id, team = p.key_id, p.team
-        else:
-            auth = self.request_headers.get("authorization")
-            key_id = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else None
-        if self.ticket is not None and self.gw.gov is not None:  # replace the budget reservation by the real cost
-            self.gw.gov.settle_soon(self.ticket, cost, tokens[0] + tokens[1])
-        record = RequestRecord(
-            request_id=self.request_id,
-            chosen_model=model,
-            key_id=key_id,
-            team=team,
-            route=d.route if d is not None else None,
-            candidates=d.candidates if d is not None else [model],
-            score=d.score if d is not None else None,
-            threshold=d.threshold if d is not None else None,
-            decision_ms=d.decision_ms if d is not None else None,
-            input_tokens=tokens[0],
-            output_tokens=tokens[1],
-            cost_usd=cost or 0.0,
-            counterfactual_cost_usd=counterfactual,
-            latency_ms=(time.perf_counter() - self.t0) * 1000,
-            upstream_ms=self.upstream_ms,
-            status=status,
-            error_class=error_class,
-            attempts=len(attempts) + (1 if status < 400 else 0),
-            fallback_used=model != self.chosen,
-            stream=stream,
-            cache_hit=cache_hit,
-            session_id=d.session_id if d is not None else None,
-            metadata={
-                "endpoint": self.endpoint,
-                **({"reason": d.reason} if d is not None else {}),
-                **({"certificate": d.certificate} if d is not None and d.certificate is not None else {}),
-                **({"api": self.api} if self.api else {}),
-            },
-        )
-        with contextlib.suppress(Exception):  # observability must never fail a request
-            self.gw.observer.observe(record, self.endpoint, self.body)
-        with contextlib.suppress(Exception):  # the log must never fail a request
-            self.gw.sink.submit(record)
-        if self.span is not None and self.gw.tracing is not None:
-            span, self.span = self.span, None
-            with contextlib.suppress(Exception):  # nor must tracing
-                self.gw.tracing.finish(span, record, str(self.body.get("model")))

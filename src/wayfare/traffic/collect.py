@@ -12,9 +12,9 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wayfare.gateway.config import GatewayConfig
-from wayfare.gateway.core import make_provider
 from wayfare.gateway.cost import Pricing, usage_tokens
 from wayfare.gateway.retry import AllAttemptsFailed, RetryExecutor
+from wayfare.gateway.upstreams import make_provider
 from wayfare.providers.base import JSON, Provider
 from wayfare.providers.http import HttpClients
 from wayfare.traffic.cache import ResponseCache, request_key

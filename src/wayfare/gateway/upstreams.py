@@ -1,0 +1,21 @@
+"""The provider adapter for a configured model (one per ``models:`` entry)."""
+
+from __future__ import annotations
+
+from wayfare.gateway.config import ModelConfig
+from wayfare.providers.anthropic import AnthropicProvider
+from wayfare.providers.azure import AzureProvider
+from wayfare.providers.base import Provider
+from wayfare.providers.http import HttpClients
+from wayfare.providers.openai_compat import OpenAIProvider
+
+
+def make_provider(model: ModelConfig, client: HttpClients) -> Provider:
+    name = f"{model.name} ({model.base_url})"
+    if model.provider == "azure":
+        assert model.api_version is not None  # the config requires it
+        deployment = model.deployment or model.upstream_model
+        return AzureProvider(client, model.base_url, model.resolved_api_key(), name, deployment=deployment,
+                             api_version=model.api_version, auth=model.auth)  # fmt: skip
+    cls = AnthropicProvider if model.provider == "anthropic" else OpenAIProvider
+    return cls(client, model.base_url, model.resolved_api_key(), name=name)
