@@ -12,7 +12,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from wayfare.routers._core import BaseRouter
+from wayfare.routers._core import BaseRouter, JSONDict
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -159,7 +159,7 @@ def calibrate_command(
             return r.score_vectors(embed_with_progress(r.embedder, prompts, label="scoring"), prompts)
         return r.score(prompts)
 
-    result: dict[str, Any]
+    result: JSONDict | None
     if strong_share is not None:
         if input is None:
             _fail("--strong-share needs --input prompts.jsonl")
@@ -174,6 +174,7 @@ def calibrate_command(
         realised = float(np.mean(scores >= threshold))
         result = {"threshold": threshold, "strong_share": realised, "target": {"strong_share": strong_share}}
         result["measured_on"] = f"{len(prompts)} prompts from {input}"
+        summary, line = result, _threshold_line(r, result)
     else:
         if data is None:
             _fail(
@@ -189,28 +190,32 @@ def calibrate_command(
         except (ValueError, OSError, KeyError) as exc:
             _fail(str(exc).strip("'\""))
         if quality_target is not None:
-            _certified(r, table, scores_of, s_col, w_col, quality_target, risk, seed, as_json, write, router)
-            return
-        assert quality is not None
-        scores = scores_of(table.prompts)
-        threshold, share = threshold_for_quality(scores, table.column(s_col), table.column(w_col), quality)
-        result = {"threshold": threshold, "strong_share": share, "target": {"quality": quality}}
-        result["measured_on"] = f"{len(table)} labelled prompts of {table.name}"
+            result, summary, line = _certified(table, scores_of, s_col, w_col, quality_target, risk, seed)
+        else:
+            assert quality is not None
+            scores = scores_of(table.prompts)
+            threshold, share = threshold_for_quality(scores, table.column(s_col), table.column(w_col), quality)
+            result = {"threshold": threshold, "strong_share": share, "target": {"quality": quality}}
+            result["measured_on"] = f"{len(table)} labelled prompts of {table.name}"
+            summary, line = result, _threshold_line(r, result)
     if as_json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.write(json.dumps(summary) + "\n")
     else:
-        out_console.print(
-            f"threshold {result['threshold']:.5f}: {result['strong_share']:.1%} of {result['measured_on']} go to "
-            f"{r.strong_}; model name router-{r.kind}-{result['threshold']:.5f}",
-            highlight=False,
-        )
-    if write:
+        out_console.print(line, highlight=False, soft_wrap=True)
+    if write and result is not None:
         if router in ("default", "default-n", "default-pair"):
             _fail("--write needs a router folder (the shipped default is read-only; copy it first)")
         meta = read_meta(router)
         meta["calibration"] = result
         write_meta(router, meta)
-        out_console.print(f"wrote the threshold into {router}")
+        err_console.print(f"wrote the threshold into {router}", highlight=False)
+
+
+def _threshold_line(r: BaseRouter, result: JSONDict) -> str:
+    return (
+        f"threshold {result['threshold']:.5f}: {result['strong_share']:.1%} of {result['measured_on']} go to "
+        f"{r.strong_}; model name router-{r.kind}-{result['threshold']:.5f}"
+    )
 
 
 def _pair_columns(models: list[str], r: BaseRouter, strong: str | None, weak: str | None) -> tuple[str, str]:
@@ -224,19 +229,10 @@ def _pair_columns(models: list[str], r: BaseRouter, strong: str | None, weak: st
 
 
 def _certified(
-    r: BaseRouter,
-    table: Any,
-    scores_of: Any,
-    s_col: str,
-    w_col: str,
-    target: float,
-    risk: float,
-    seed: int,
-    as_json: bool,
-    write: bool,
-    router: str,
-) -> None:
-    """``calibrate --quality-target``: certify on the labelled rows (tested in a seeded random order)."""
+    table: Any, scores_of: Any, s_col: str, w_col: str, target: float, risk: float, seed: int
+) -> tuple[JSONDict | None, JSONDict, str]:
+    """``calibrate --quality-target``: certify on the labelled rows (tested in a seeded random order). Returns what
+    ``--write`` stores (None when nothing is certified), the ``--json`` object and the sentence."""
     from wayfare.quality import certify_threshold
 
     order = np.random.default_rng(seed).permutation(len(table))
@@ -247,37 +243,25 @@ def _certified(
         )
     except ValueError as exc:
         _fail(str(exc))
-    if as_json:
-        out = {"threshold": cert.threshold, "bound": cert.bound, "labels": cert.labels,
+    summary = {"threshold": cert.threshold, "bound": cert.bound, "labels": cert.labels,
                "strong_share": cert.strong_share}  # fmt: skip
-        sys.stdout.write(json.dumps(out) + "\n")
-    elif cert.threshold is None:
-        out_console.print(
+    if cert.threshold is None:
+        line = (
             f"nothing certified: no threshold keeps {target:.0%} of {s_col}'s quality with risk {risk:g} on "
             f"{cert.labels} labelled prompts (the most cautious one has a lower bound of {cert.bound:.3f}); the route "
-            "would stay in safe mode. Label more traffic or lower the target.",
-            highlight=False,
-            soft_wrap=True,
+            "would stay in safe mode. Label more traffic or lower the target."
         )
-    else:
-        out_console.print(
-            f"certified threshold {cert.threshold:.5f}: quality >= {target:.0%} of {s_col}'s with probability >= "
-            f"{1 - risk:.0%} (lower bound {cert.bound:.3f}, measured {cert.measured_quality_ratio:.3f}); "
-            f"{cert.strong_share:.1%} of {cert.labels} labelled prompts go to {s_col}",
-            highlight=False,
-            soft_wrap=True,
-        )
-    if write and cert.threshold is not None:
-        from wayfare.routers.artifact import read_meta, write_meta
-
-        if router in ("default", "default-n", "default-pair"):
-            _fail("--write needs a router folder (the shipped default is read-only; copy it first)")
-        meta = read_meta(router)
-        meta["calibration"] = {
-            "threshold": cert.threshold,
-            "strong_share": cert.strong_share,
-            "target": {"quality_target": target, "risk": risk},
-            "certificate": cert.to_json(),
-            "measured_on": f"{cert.labels} labelled prompts of {table.name}",
-        }
-        write_meta(router, meta)
+        return None, summary, line
+    line = (
+        f"certified threshold {cert.threshold:.5f}: quality >= {target:.0%} of {s_col}'s with probability >= "
+        f"{1 - risk:.0%} (lower bound {cert.bound:.3f}, measured {cert.measured_quality_ratio:.3f}); "
+        f"{cert.strong_share:.1%} of {cert.labels} labelled prompts go to {s_col}"
+    )
+    result: JSONDict = {
+        "threshold": cert.threshold,
+        "strong_share": cert.strong_share,
+        "target": {"quality_target": target, "risk": risk},
+        "certificate": cert.to_json(),
+        "measured_on": f"{cert.labels} labelled prompts of {table.name}",
+    }
+    return result, summary, line
