@@ -62,9 +62,9 @@ def test_no_evidence_no_certificate() -> None:
 
 def test_betting_pvalue_is_valid_under_the_null_and_powerful_away_from_it() -> None:
     rng = np.random.default_rng(3)
-    null = [betting_pvalue(rng.random(500) < 0.5, 0.5, risk=0.1) for _ in range(400)]
+    null = [betting_pvalue(rng.random(500) < 0.5, 0.5) for _ in range(400)]
     assert np.mean(np.asarray(null) <= 0.1) <= 0.1
-    assert betting_pvalue(rng.random(500) < 0.3, 0.5, risk=0.1) < 1e-3
+    assert betting_pvalue(rng.random(500) < 0.3, 0.5) < 1e-3
     stream = np.concatenate([np.zeros(50), np.ones(450)])  # looks great, then is not: only the anytime form keeps it
     assert betting_pvalue(stream, 0.5, anytime=True) < betting_pvalue(stream, 0.5)
 

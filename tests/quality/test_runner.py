@@ -168,10 +168,10 @@ def test_new_labels_are_fed_incrementally_with_the_same_result_as_a_full_replay(
         assert gw.quality is not None
         await asyncio.to_thread(seed, db, 600)
         await gw.quality.check(ROUTE)
-        first = gw.quality._replayed[ROUTE][1]
+        first = gw.quality._replayed[ROUTE][2]
         await asyncio.to_thread(seed, db, 900, 600, 3)
         rq = await gw.quality.check(ROUTE)
-        assert gw.quality._replayed[ROUTE][1] is first  # extended, not rebuilt
+        assert gw.quality._replayed[ROUTE][2] is first  # extended, not rebuilt
         cfg = gw.quality.routes[ROUTE]
         full = replay(cfg, ROUTE, labelled_pairs(gw.quality.engine, ROUTE)).decision
         assert (rq.state, rq.certificate_id, rq.labels) == (full.state, full.certificate_id, full.labels)

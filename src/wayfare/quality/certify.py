@@ -38,7 +38,7 @@ MIXTURE_BETS = 20  # constant bets averaged by the batch test
 EW_LABELS = 200.0  # the monitor sizes its bets on about the last 200 labels (any predictable bet keeps it valid)
 
 
-def betting_pvalue(x: ArrayLike, mean0: float, *, risk: float = 0.1, c: float = 0.75, anytime: bool = False) -> float:
+def betting_pvalue(x: ArrayLike, mean0: float, *, c: float = 0.75, anytime: bool = False) -> float:
     """p-value for H0: E[x] >= ``mean0`` against "the mean is lower", for x in [0, 1], by betting.
 
     Capital K_t = prod (1 + lam_i (mean0 - x_i)) with bets lam_i fixed before x_i is seen (truncated at c / mean0 so
@@ -95,13 +95,28 @@ class SequentialTest:
         return float(min(1.0, math.exp(-self._best)))
 
 
-def losses(
-    scores: FloatArray, strong: FloatArray, weak: FloatArray, threshold: float, target: float
-) -> tuple[FloatArray, float]:
-    """Per-prompt losses at ``threshold`` rescaled to [0, 1], and the rescaled null mean (loss 0)."""
-    lo, hi = -(2.0 - target), 1.0  # l = (s - w)[r < t] - (1 - q)s lies in [-(1 + (1 - q)), 1]
-    raw = (strong - weak) * (scores < threshold) - (1.0 - target) * strong
-    return (raw - lo) / (hi - lo), (0.0 - lo) / (hi - lo)
+def _loss_range(target: float) -> tuple[float, float]:
+    return -(2.0 - target), 1.0  # l = (s - w)[r < t] - (1 - q)s lies in [-(1 + (1 - q)), 1]
+
+
+def null_mean(target: float) -> float:
+    """Loss 0 (the route exactly at its target) on the [0, 1] scale of :func:`losses`."""
+    lo, hi = _loss_range(target)
+    return -lo / (hi - lo)
+
+
+def losses(scores: ArrayLike, strong: ArrayLike, weak: ArrayLike, threshold: float, target: float) -> FloatArray:
+    """Per-prompt losses at ``threshold``, rescaled to [0, 1] (loss 0 is :func:`null_mean`)."""
+    r, s, w = (np.asarray(a, dtype=np.float64) for a in (scores, strong, weak))
+    lo, hi = _loss_range(target)
+    raw = (s - w) * (r < threshold) - (1.0 - target) * s
+    return (raw - lo) / (hi - lo)
+
+
+def quality_ratio(scores: FloatArray, strong: FloatArray, weak: FloatArray, threshold: float) -> float:
+    """Mean quality routed at ``threshold`` over the strong model's mean quality on the same prompts (1 if it is 0)."""
+    mean_strong = float(strong.mean())
+    return float(np.where(scores >= threshold, strong, weak).mean()) / mean_strong if mean_strong > 0 else 1.0
 
 
 @dataclass(frozen=True)
@@ -139,19 +154,19 @@ def threshold_grid(scores: FloatArray, step: float = GRID_STEP) -> list[float]:
     return sorted(out)
 
 
-def _passes(scores: FloatArray, strong: FloatArray, weak: FloatArray, t: float, target: float, risk: float) -> float:
-    x, m0 = losses(scores, strong, weak, t, target)
-    return betting_pvalue(x, m0, risk=risk)
+def _p(scores: FloatArray, strong: FloatArray, weak: FloatArray, t: float, target: float) -> float:
+    """p-value of "threshold t misses ``target``"."""
+    return betting_pvalue(losses(scores, strong, weak, t, target), null_mean(target))
 
 
 def ratio_bound(scores: FloatArray, strong: FloatArray, weak: FloatArray, t: float, risk: float) -> float:
     """The largest target q (to 0.001) that threshold ``t`` passes at ``risk`` (0 if none)."""
     lo, hi = 0.0, 1.0
-    if _passes(scores, strong, weak, t, 0.0, risk) > risk:
+    if _p(scores, strong, weak, t, 0.0) > risk:
         return 0.0
     for _ in range(14):
         mid = (lo + hi) / 2.0
-        if _passes(scores, strong, weak, t, mid, risk) <= risk:
+        if _p(scores, strong, weak, t, mid) <= risk:
             lo = mid
         else:
             hi = mid
@@ -189,14 +204,13 @@ def certify_threshold(
     for t in thresholds:
         if not (r < t).any():  # routes nothing weak: passes trivially, certifies nothing useful
             continue
-        p = _passes(r, s, w, t, quality_target, risk)
+        p = _p(r, s, w, t, quality_target)
         if p > risk:
             break
         certified, p_cert = t, p
     shown = certified if certified is not None else next((t for t in thresholds if (r < t).any()), None)
     if shown is None:
         raise ValueError("every score is below every threshold: nothing to route")
-    routed = np.where(r >= shown, s, w).mean()
     return Certificate(
         threshold=certified,
         bound=ratio_bound(r, s, w, shown, risk),
@@ -205,5 +219,5 @@ def certify_threshold(
         quality_target=quality_target,
         risk=risk,
         p_value=round(p_cert, 6),
-        measured_quality_ratio=round(float(routed / s.mean()) if s.mean() > 0 else 1.0, 6),
+        measured_quality_ratio=round(quality_ratio(r, s, w, shown), 6),
     )

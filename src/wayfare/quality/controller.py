@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from wayfare.quality.certify import Certificate, SequentialTest, certify_threshold, losses
+from wayfare.quality.certify import Certificate, SequentialTest, certify_threshold, losses, null_mean, quality_ratio
 
 LEARNING, CERTIFIED, BACKED_OFF = "learning", "certified", "backed-off"
 SHARE_HYSTERESIS = 0.05  # a re-certified threshold replaces the current one only if it moves the strong share this much
@@ -149,8 +149,8 @@ class QualityController:
         cid = f"{self.route}-c{next(self._ids)}"
         self._history.append((cid, cert))
         self._monitor_start = self.labels
-        _, m0 = losses(np.zeros(1), np.zeros(1), np.zeros(1), cert.threshold, self.target.quality_target)
-        self._monitor = SequentialTest(1.0 - m0)  # H0: the loss is at most 0, tested as 1 - x from below
+        # H0: the loss is at most 0, i.e. 1 - loss is at least 1 - null_mean, tested from below
+        self._monitor = SequentialTest(1.0 - null_mean(self.target.quality_target))
         self.decision = Decision(
             CERTIFIED,
             cert.threshold,
@@ -166,19 +166,13 @@ class QualityController:
         t = self.decision.threshold
         if t is None or self._monitor is None:
             return False
-        x, _ = losses(
-            np.asarray(self._scores[-1:]),
-            np.asarray(self._strong[-1:]),
-            np.asarray(self._weak[-1:]),
-            t,
-            self.target.quality_target,
-        )
+        x = losses(self._scores[-1:], self._strong[-1:], self._weak[-1:], t, self.target.quality_target)
         p = self._monitor.update(1.0 - float(x[0]))
         if p > self.target.risk:
             return False
         r, s, w = self._window(self._monitor_start)
         n = len(r)
-        realised = float(np.where(r >= t, s, w).mean() / s.mean()) if s.mean() > 0 else 1.0
+        realised = quality_ratio(r, s, w, t)
         fallback = next(
             ((cid, c) for cid, c in reversed(self._history[:-1]) if c.threshold is not None and c.threshold < t),
             None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,11 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from wayfare.quality.certify import quality_ratio
 from wayfare.quality.controller import CERTIFIED, Decision, QualityController, QualityTarget
 from wayfare.quality.settings import QualityConfig
 from wayfare.quality.store import Evidence, label_count, labelled_pairs, latest_decisions, record_decision
+from wayfare.traffic.share import wilson
 
 log = logging.getLogger("wayfare.quality")
 
@@ -65,7 +66,7 @@ def realised_since(ctl: QualityController, evidence: Evidence) -> float | None:
     if d.state != CERTIFIED or d.threshold is None or start >= len(evidence):
         return None
     r, s, w = evidence.scores[start:], evidence.strong[start:], evidence.weak[start:]
-    return float(np.where(r >= d.threshold, s, w).mean() / s.mean()) if s.mean() > 0 else None
+    return quality_ratio(r, s, w, d.threshold) if s.mean() > 0 else None
 
 
 def projected_saving(d: Decision, evidence: Evidence, prices: tuple[float, float] | None) -> dict[str, Any]:
@@ -75,10 +76,8 @@ def projected_saving(d: Decision, evidence: Evidence, prices: tuple[float, float
     if d.threshold is None or n == 0:
         return {"weak_share": 0.0, "weak_share_ci": [0.0, 0.0], "saving": 0.0, "saving_ci": [0.0, 0.0]}
     k = int(np.sum(evidence.scores < d.threshold))
-    p, z = k / n, 1.96
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    lo, hi = max(0.0, centre - half), min(1.0, centre + half)
+    p = k / n
+    lo, hi = wilson(k, n)
     out: dict[str, Any] = {"weak_share": round(p, 4), "weak_share_ci": [round(lo, 4), round(hi, 4)], "labels": n}
     if prices is not None and prices[0] > 0:
         frac = 1.0 - prices[1] / prices[0]
@@ -96,13 +95,12 @@ class QualityRunner:
         self.errors: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._due: dict[str, float] = {name: 0.0 for name in routes}
-        self._seen: dict[str, int] = {}
-        self._replayed: dict[str, tuple[list[str], QualityController]] = {}
-        """Route -> (request ids fed, controller): new labels that extend the sequence are fed incrementally."""
+        self._replayed: dict[str, tuple[int, list[str], QualityController]] = {}
+        """Route -> (labelled pairs counted at the last replay, request ids fed, controller): with no new label
+        nothing is replayed; new labels that extend the sequence are fed incrementally."""
         self._collector: Any = None
         self.labelled = 0
         """Pairs this replica's judge calls labelled."""
-        """Route -> labelled pairs at its last replay: no new label, no replay (only the stored decision is read)."""
 
     @classmethod
     def for_gateway(cls, gateway: Any) -> QualityRunner | None:
@@ -148,15 +146,14 @@ class QualityRunner:
         if cfg.judge is not None:
             await self.label(name, cfg)
         count = await asyncio.to_thread(label_count, self.engine, name)
-        if self._seen.get(name) == count:
+        if name in self._replayed and self._replayed[name][0] == count:
             stored = await asyncio.to_thread(latest_decisions, self.engine, [name])
             if name in stored:  # another replica may have stored a newer decision meanwhile
                 applied = self._from_row(cfg, stored[name])
                 self.apply(name, applied)
                 return applied
         evidence = await asyncio.to_thread(labelled_pairs, self.engine, name)
-        self._seen[name] = count
-        ctl = await asyncio.to_thread(self._advance, cfg, name, evidence)
+        ctl = await asyncio.to_thread(self._advance, cfg, name, evidence, count)
         d = ctl.decision
         realised = realised_since(ctl, evidence)
         saving = projected_saving(d, evidence, self._prices(name))
@@ -174,18 +171,18 @@ class QualityRunner:
         self.errors.pop(name, None)
         return applied
 
-    def _advance(self, cfg: QualityConfig, name: str, evidence: Evidence) -> QualityController:
+    def _advance(self, cfg: QualityConfig, name: str, evidence: Evidence, count: int) -> QualityController:
         """The controller after the route's labels in store order: only the new ones when the labels already fed are
         a prefix of them (the usual case: labels arrive in time order), else a replay from the first label. Either
         way the result equals a full replay, so every replica reaches the same decision."""
         fed = self._replayed.get(name)
-        n = len(fed[0]) if fed is not None else 0
-        if fed is not None and evidence.request_ids[:n] == fed[0]:
-            ctl = fed[1]
+        n = len(fed[1]) if fed is not None else 0
+        if fed is not None and evidence.request_ids[:n] == fed[1]:
+            ctl = fed[2]
             ctl.add_many(evidence.scores[n:], evidence.strong[n:], evidence.weak[n:])
         else:
             ctl = replay(cfg, name, evidence)
-        self._replayed[name] = (list(evidence.request_ids), ctl)
+        self._replayed[name] = (count, list(evidence.request_ids), ctl)
         return ctl
 
     async def label(self, name: str, cfg: QualityConfig) -> int:
