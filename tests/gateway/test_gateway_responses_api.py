@@ -144,3 +144,27 @@ def test_a_cut_stream_ends_with_response_failed_and_is_logged_once(stack: Gatewa
     time.sleep(0.2)
     new = list(stack.sink.records)[before:]
     assert len(new) == 1 and new[0].status == 502 and new[0].metadata["api"] == "responses"
+
+
+def test_virtual_keys_own_their_responses(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from wayfare.gateway.reqlog import open_sink
+
+    master = "sk-master-test"
+    monkeypatch.setenv("WAYFARE_MASTER_KEY", master)
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    config = CONFIG.replace("database_url: none", f"database_url: {db}")
+    with GatewayStack(config, sink=open_sink(db)) as s:
+        admin = {"authorization": f"Bearer {master}"}
+        keys = [httpx.post(s.url + "/admin/keys", headers=admin, json={}).json()["key"] for _ in range(2)]
+        first = sdk(s, keys[0]).responses.create(model="gpt-small", input="mine")
+        assert sdk(s, keys[0]).responses.retrieve(first.id).id == first.id
+        with pytest.raises(openai.NotFoundError):
+            sdk(s, keys[1]).responses.retrieve(first.id)
+        with pytest.raises(openai.AuthenticationError):
+            sdk(s, "sk-not-a-key").responses.create(model="gpt-small", input="x")
+    from wayfare.store import open_store
+
+    store = open_store(db)
+    logged = [r for r in store.query(limit=100) if r.metadata.get("api") == "responses"]
+    store.close()
+    assert len(logged) == 1 and logged[0].key_id not in (None, "master")  # the refused call was never served

@@ -12,13 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from wayfare.gateway import messages_api, responses_api
 from wayfare.gateway.asgi import GatewayApp
 from wayfare.gateway.config import GatewayConfig
 from wayfare.gateway.core import Gateway
 from wayfare.gateway.errors import error_response
+from wayfare.gateway.messages_api import messages_routes
 from wayfare.gateway.openapi import openapi_route
 from wayfare.gateway.reqlog import LogSink
+from wayfare.gateway.responses_api import responses_routes
 from wayfare.governance.admin import admin_routes
 from wayfare.governance.errors import GovernanceError
 from wayfare.observability.metrics import CONTENT_TYPE
@@ -41,24 +42,6 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
 
     async def embeddings(request: Request) -> Response:
         return await gw.handle("embeddings", await request.body(), request.headers)
-
-    async def anthropic_messages(request: Request) -> Response:
-        return await messages_api.messages(gw, request)
-
-    async def anthropic_count_tokens(request: Request) -> Response:
-        return await messages_api.count_tokens(gw, request)
-
-    async def responses_create(request: Request) -> Response:
-        return await responses_api.create(gw, request)
-
-    async def responses_retrieve(request: Request) -> Response:
-        return await responses_api.retrieve(gw, request)
-
-    async def responses_delete(request: Request) -> Response:
-        return await responses_api.delete(gw, request)
-
-    async def responses_cancel(request: Request) -> Response:
-        return await responses_api.cancel(gw, request)
 
     async def models(request: Request) -> Response:
         allowed = None
@@ -128,12 +111,8 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
-        Route("/v1/messages", anthropic_messages, methods=["POST"]),
-        Route("/v1/messages/count_tokens", anthropic_count_tokens, methods=["POST"]),
-        Route("/v1/responses", responses_create, methods=["POST"]),
-        Route("/v1/responses/{rid}", responses_retrieve, methods=["GET"]),
-        Route("/v1/responses/{rid}", responses_delete, methods=["DELETE"]),
-        Route("/v1/responses/{rid}/cancel", responses_cancel, methods=["POST"]),
+        *messages_routes(gw),
+        *responses_routes(gw),
         Route("/v1/models", models, methods=["GET"]),
         Route("/v1/feedback", feedback_endpoint(gw), methods=["POST"]),
         Route("/health", health, methods=["GET"]),

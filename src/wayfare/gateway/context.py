@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 _NO_SPAN = contextlib.nullcontext()
 
 
+def caller_id(principal: Principal | None, headers: Mapping[str, str]) -> str | None:
+    """Who sent a request, for the log and per-caller state: the virtual key's id, else a hash of the
+    ``Authorization`` header (None without one)."""
+    if principal is not None and principal.key_id is not None:
+        return str(principal.key_id)
+    auth = headers.get("authorization")
+    return hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else None
+
+
 def fmt(x: float) -> str:
     return format(x, ".10g")
 
@@ -103,13 +112,9 @@ class RequestContext:
         d = self.decision
         if error_class is None and d is not None and d.error is not None:
             error_class = f"router_error: {d.error}"[:300]
-        p, team = self.principal, None
-        key_id: str | None
-        if p is not None and p.key_id is not None:
-            key_id, team = p.key_id, p.team
-        else:
-            auth = self.request_headers.get("authorization")
-            key_id = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else None
+        p = self.principal
+        key_id = caller_id(p, self.request_headers)
+        team = p.team if p is not None and p.key_id is not None else None
         if self.ticket is not None and self.gw.gov is not None:  # replace the budget reservation by the real cost
             self.gw.gov.settle_soon(self.ticket, cost, tokens[0] + tokens[1])
         record = RequestRecord(

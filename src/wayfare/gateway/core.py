@@ -20,7 +20,7 @@ from wayfare.gateway.retry import AllAttemptsFailed, Attempt, RetryExecutor
 from wayfare.gateway.routing import Decision, Router
 from wayfare.gateway.upstreams import make_provider
 from wayfare.governance.errors import GovernanceError
-from wayfare.governance.service import Governance
+from wayfare.governance.service import Governance, Principal
 from wayfare.observability.observer import Observer
 from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
@@ -91,10 +91,8 @@ class Gateway:
         self.observer.aclose()
 
     # ------------------------------------------------------------------ request path
-    async def handle(
-        self, endpoint: Endpoint, raw: bytes, headers: Mapping[str, str], api: str | None = None
-    ) -> Response:
-        """One request; ``api`` names the front door when it is not OpenAI's (e.g. ``messages``), for the log."""
+    async def handle(self, endpoint: Endpoint, raw: bytes, headers: Mapping[str, str]) -> Response:
+        """One OpenAI-format request as it arrived (JSON bytes)."""
         t0 = time.perf_counter()
         try:
             body = orjson.loads(raw)
@@ -102,6 +100,22 @@ class Gateway:
             return error_response(400, f"request body is not valid JSON: {exc}", "invalid_request_error")
         if not isinstance(body, dict):
             return error_response(400, "request body must be a JSON object", "invalid_request_error")
+        return await self.serve(endpoint, body, headers, t0=t0)
+
+    async def serve(
+        self,
+        endpoint: Endpoint,
+        body: JSON,
+        headers: Mapping[str, str],
+        *,
+        t0: float | None = None,
+        api: str | None = None,
+        principal: Principal | None = None,
+    ) -> Response:
+        """One parsed OpenAI-format request. The other front doors (``/v1/messages``, ``/v1/responses``) call this
+        with their translated body: ``api`` names them in the log; ``principal``, when they already authenticated
+        the caller, is not looked up again (the model check still runs)."""
+        t0 = time.perf_counter() if t0 is None else t0
         name = body.get("model")
         if not isinstance(name, str) or not name:
             return error_response(
@@ -111,10 +125,9 @@ class Gateway:
             return error_response(
                 400, "'messages' must be a non-empty array", "invalid_request_error", param="messages"
             )
-        principal = None
         if self.gov is not None:
             try:
-                principal = await self.gov.authorize(headers, name)
+                principal = await self.gov.authorize(headers, name, principal)
             except GovernanceError as exc:
                 return exc.response()
         decision: Decision | None = None

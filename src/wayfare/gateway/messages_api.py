@@ -11,6 +11,7 @@ Anthropic's shape; ``x-api-key`` is accepted for the virtual key as well as ``Au
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
 
 from wayfare.gateway.chat_stream import chat_chunks, is_error
 from wayfare.providers.anthropic_inbound import MessagesStreamWriter, from_messages_request, to_messages_response
@@ -63,6 +65,7 @@ def _auth(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 async def messages(gw: Any, request: Request) -> Response:
+    t0 = time.perf_counter()
     try:
         body = _parse(await request.body())
         if "max_tokens" not in body:
@@ -70,7 +73,7 @@ async def messages(gw: Any, request: Request) -> Response:
         chat = from_messages_request(body)
     except TranslationError as exc:
         return anthropic_error(400, str(exc))
-    resp = await gw.handle("chat", orjson.dumps(chat), _auth(request.headers), api="messages")
+    resp = await gw.serve("chat", chat, _auth(request.headers), t0=t0, api="messages")
     headers = _wayfare_headers(resp)
     if resp.status_code >= 400:
         try:
@@ -119,3 +122,18 @@ async def count_tokens(gw: Any, request: Request) -> Response:
         return anthropic_error(400, str(exc))
     text = orjson.dumps(chat["messages"]) + orjson.dumps(chat.get("tools") or [])
     return Response(orjson.dumps({"input_tokens": math.ceil(len(text) / 4)}), media_type="application/json")
+
+
+def messages_routes(gw: Any) -> list[BaseRoute]:
+    """The Messages API routes of gateway ``gw`` (mounted at the app's root)."""
+
+    async def create(request: Request) -> Response:
+        return await messages(gw, request)
+
+    async def tokens(request: Request) -> Response:
+        return await count_tokens(gw, request)
+
+    return [
+        Route("/v1/messages", create, methods=["POST"]),
+        Route("/v1/messages/count_tokens", tokens, methods=["POST"]),
+    ]

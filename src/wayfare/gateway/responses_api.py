@@ -10,7 +10,7 @@ with ``metadata.api: responses``, the ``x-wayfare-*`` headers), then translated 
 
 from __future__ import annotations
 
-import hashlib
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -18,11 +18,14 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
 
 from wayfare.gateway.chat_stream import chat_chunks, is_error
+from wayfare.gateway.context import caller_id
 from wayfare.gateway.errors import error_response
 from wayfare.gateway.responses_store import ResponsesStore
 from wayfare.governance.errors import GovernanceError
+from wayfare.governance.service import Principal
 from wayfare.providers.responses_translate import (
     ResponsesError,
     ResponsesStreamWriter,
@@ -43,14 +46,11 @@ def store_for(gw: Any) -> ResponsesStore:
     return store
 
 
-async def caller(gw: Any, headers: Mapping[str, str]) -> str | None:
-    """Whose stored responses these are: the virtual key, else a hash of the Authorization header."""
-    if gw.gov is not None and gw.gov.master_key is not None:
-        principal = await gw.gov.authenticate(headers)  # GovernanceError: 401
-        if principal.key_id is not None:
-            return str(principal.key_id)
-    auth = headers.get("authorization")
-    return hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else None
+async def caller(gw: Any, headers: Mapping[str, str]) -> tuple[Principal | None, str | None]:
+    """The authenticated caller (None without governance) and whose stored responses these are
+    (:func:`wayfare.gateway.context.caller_id`). Raises :class:`GovernanceError` 401."""
+    principal = await gw.gov.authenticate(headers) if gw.gov is not None else None
+    return principal, caller_id(principal, headers)
 
 
 def _wayfare_headers(resp: Response) -> dict[str, str]:
@@ -58,6 +58,7 @@ def _wayfare_headers(resp: Response) -> dict[str, str]:
 
 
 async def create(gw: Any, request: Request) -> Response:
+    t0 = time.perf_counter()
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -65,7 +66,7 @@ async def create(gw: Any, request: Request) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
         return error_response(400, "'model' is required and must be a string", "invalid_request_error", param="model")
     try:
-        key = await caller(gw, request.headers)
+        principal, key = await caller(gw, request.headers)
     except GovernanceError as exc:
         return exc.response()
     store = store_for(gw)
@@ -81,7 +82,7 @@ async def create(gw: Any, request: Request) -> Response:
         chat = to_chat_request(body, history)
     except ResponsesError as exc:
         return error_response(400, str(exc), "invalid_request_error", param=exc.param)
-    resp: Response = await gw.handle("chat", orjson.dumps(chat), request.headers, api="responses")
+    resp: Response = await gw.serve("chat", chat, request.headers, t0=t0, api="responses", principal=principal)
     if resp.status_code >= 400:
         return resp  # already OpenAI's error shape
     headers = _wayfare_headers(resp)
@@ -135,7 +136,7 @@ async def _events(
 
 async def retrieve(gw: Any, request: Request) -> Response:
     try:
-        key = await caller(gw, request.headers)
+        _, key = await caller(gw, request.headers)
     except GovernanceError as exc:
         return exc.response()
     rid = request.path_params["rid"]
@@ -147,7 +148,7 @@ async def retrieve(gw: Any, request: Request) -> Response:
 
 async def delete(gw: Any, request: Request) -> Response:
     try:
-        key = await caller(gw, request.headers)
+        _, key = await caller(gw, request.headers)
     except GovernanceError as exc:
         return exc.response()
     rid = request.path_params["rid"]
@@ -159,3 +160,26 @@ async def delete(gw: Any, request: Request) -> Response:
 async def cancel(gw: Any, request: Request) -> Response:
     return error_response(400, "Only background responses can be cancelled; Wayfare answers every response in the "
                           "foreground (background mode is not supported).", "invalid_request_error")  # fmt: skip
+
+
+def responses_routes(gw: Any) -> list[BaseRoute]:
+    """The Responses API routes of gateway ``gw`` (mounted at the app's root)."""
+
+    async def post(request: Request) -> Response:
+        return await create(gw, request)
+
+    async def get(request: Request) -> Response:
+        return await retrieve(gw, request)
+
+    async def remove(request: Request) -> Response:
+        return await delete(gw, request)
+
+    async def stop(request: Request) -> Response:
+        return await cancel(gw, request)
+
+    return [
+        Route("/v1/responses", post, methods=["POST"]),
+        Route("/v1/responses/{rid}", get, methods=["GET"]),
+        Route("/v1/responses/{rid}", remove, methods=["DELETE"]),
+        Route("/v1/responses/{rid}/cancel", stop, methods=["POST"]),
+    ]

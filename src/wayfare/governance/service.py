@@ -186,10 +186,11 @@ class Governance:
         self.key_cache.put(digest, key)
         return key
 
-    async def authorize(self, headers: Mapping[str, str], model: str) -> Principal:
+    async def authorize(self, headers: Mapping[str, str], model: str, known: Principal | None = None) -> Principal:
         """The caller, or :class:`GovernanceError` 401 (no/invalid/revoked/expired key) or 403 (model not allowed).
-        Without a master key configured, every caller is anonymous."""
-        principal = await self.authenticate(headers)
+        Without a master key configured, every caller is anonymous. ``known``: the caller, already authenticated
+        from these headers (only the model is checked)."""
+        principal = known if known is not None else await self.authenticate(headers)
         key = principal.key
         if key is not None and key.models is not None and model not in key.models:
             raise GovernanceError(
