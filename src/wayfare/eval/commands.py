@@ -111,13 +111,14 @@ def eval_command(
         "--format",
         help="Format of --data: routellm-mmlu, routellm-gsm8k, llmrouter, mt-bench, routerarena, arena-hard, jsonl.",
     ),
-    routers: str = typer.Option(
-        DEFAULT_ROUTERS,
+    routers: str | None = typer.Option(
+        None,
         "--routers",
         "-r",
         help="Comma-separated registry router names (trained per fold), or router folders / 'default' (scored "
-        "without training). Baselines random, oracle, always-weak, always-strong are always included. With "
-        "--transfer: registry routers, parameters in brackets (default: logreg,ensemble[knn_weight=0],knn).",
+        f"without training; default {DEFAULT_ROUTERS}). Baselines random, oracle, always-weak, always-strong are "
+        "always included. With --transfer: registry routers, parameters in brackets (default: "
+        "logreg,ensemble\\[knn_weight=0],knn).",
     ),
     strong: str | None = typer.Option(
         None,
@@ -176,7 +177,7 @@ def eval_command(
             raise UsageError("--source is for --transfer; evaluate one table with --benchmark or --data")
         table = _load_table(benchmark, data, fmt)
         config = EvalConfig(folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak)
-        result, paths, notes = run(table, routers, config, out, embedder)
+        result, paths, notes = run(table, routers or DEFAULT_ROUTERS, config, out, embedder)
     except _expected_errors() as exc:
         raise _fail(exc) from None
     for note in notes:
@@ -186,7 +187,7 @@ def eval_command(
 
 def _transfer(
     sources: list[str],
-    routers: str,
+    routers: str | None,
     labels: str,
     strong: str | None,
     weak: str | None,
@@ -205,7 +206,7 @@ def _transfer(
     with _progress() as progress:
         metrics, paths = run_transfer(
             sources=sources,
-            routers=DEFAULT_TRANSFER_ROUTERS if routers == DEFAULT_ROUTERS else routers,
+            routers=routers or DEFAULT_TRANSFER_ROUTERS,
             labels=labels,
             strong=strong,
             weak=weak,
