@@ -141,8 +141,9 @@ def _mean_entry(parts: Sequence[HeldOut]) -> dict[str, Any]:
 def decontaminated_rows(
     sources: Sequence[Source], held: int, shingles: Sequence[Sequence[frozenset[str]]]
 ) -> tuple[list[NDArray[np.int64]], dict[str, int]]:
-    """Training rows of every source but ``held`` (pair-labelled rows only), minus those sharing an 8-word shingle
-    with a prompt of the held-out source; and how many were dropped per source."""
+    """Training rows of every source but ``held`` (all rows: a label the pair cannot give, e.g. difficulty, may still
+    be known), minus those sharing an 8-word shingle with a prompt of the held-out source; and how many were dropped
+    per source."""
     seen: set[str] = set().union(*shingles[held]) if shingles[held] else set()
     rows: list[NDArray[np.int64]] = []
     dropped: dict[str, int] = {}
@@ -150,10 +151,8 @@ def decontaminated_rows(
         if j == held:
             rows.append(np.zeros(0, dtype=np.int64))
             continue
-        candidates = np.arange(len(src.table), dtype=np.int64)
-        clash = sharing_rows(shingles[j], seen)
-        keep = np.setdiff1d(candidates, clash).astype(np.int64)
-        dropped[src.name] = int(len(candidates) - len(keep))
+        keep = np.setdiff1d(np.arange(len(src.table)), sharing_rows(shingles[j], seen)).astype(np.int64)
+        dropped[src.name] = len(src.table) - len(keep)
         rows.append(keep)
     return rows, dropped
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 
 from wayfare.data import BENCHMARKS, ResultsTable, load_benchmark, load_table
 from wayfare.data.labels import Label, parse_label
@@ -113,20 +112,17 @@ class RouterChoice:
 def parse_router(text: str) -> RouterChoice:
     """``kind`` or ``kind[name=value;name=value]`` (values read as JSON when they parse, else as text)."""
     from wayfare.routers.registry import available_routers
+    from wayfare.routers.training import parse_params
 
     kind, bracket, rest = text.strip().partition("[")
     params: dict[str, Any] = {}
     if bracket:
         if not rest.endswith("]"):
             raise ValueError(f"router {text!r}: parameters go in brackets, e.g. ensemble[knn_weight=0]")
-        for item in filter(None, (p.strip() for p in rest[:-1].split(";"))):
-            key, sep, raw = item.partition("=")
-            if not sep or not key:
-                raise ValueError(f"router {text!r}: a parameter must look like name=value, got {item!r}")
-            try:
-                params[key.strip()] = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                params[key.strip()] = raw
+        try:
+            params = parse_params([p.strip() for p in rest[:-1].split(";") if p.strip()])
+        except ValueError as exc:
+            raise ValueError(f"router {text!r}: {exc}") from None
     if kind not in available_routers() or kind in ("random", "oracle"):
         learned = [r for r in available_routers() if r not in ("random", "oracle")]
         raise ValueError(f"--transfer trains routers: {kind!r} is not one of {', '.join(learned)}")

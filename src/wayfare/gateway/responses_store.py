@@ -30,6 +30,11 @@ def create_responses_tables(conn: sa.Connection) -> None:
     metadata.create_all(conn)
 
 
+def _owned_by(key_id: str | None) -> sa.ColumnElement[bool]:
+    column = stored_responses.c.key_id
+    return column.is_(None) if key_id is None else column == key_id
+
+
 class ResponsesStore:
     """Save, load and delete stored responses; a caller (``key_id``) sees only its own."""
 
