@@ -73,6 +73,14 @@ def _fire(urls: list[str], secret: str, n: int) -> list[httpx.Response]:
     return asyncio.run(main())
 
 
+def _one(url: str, secret: str, i: int) -> httpx.Response:
+    return httpx.post(
+        url + "/v1/chat/completions",
+        headers={"authorization": f"Bearer {secret}"},
+        json={"model": "strong", "messages": [{"role": "user", "content": f"more {i}"}], "max_tokens": 16},
+    )
+
+
 def _rows(pg_url: str, key_id: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(pg_url) as conn:
         return conn.execute(
@@ -84,9 +92,15 @@ def test_rate_limit_and_budget_hold_across_replicas(replicas: Replicas) -> None:
     limited = replicas.admin(0, "POST", "/keys", json={"rpm": 50})
     responses = _fire(replicas.urls, limited["key"], 200)
     statuses = [r.status_code for r in responses]
-    assert statuses.count(200) == 50 and statuses.count(429) == 150
+    ok = statuses.count(200)
+    assert ok <= 50 and statuses.count(429) == 200 - ok
     assert all(r.json()["error"]["code"] == "rate_limit_exceeded" and r.headers["retry-after"]
                for r in responses if r.status_code == 429)  # fmt: skip
+    # Under a burst a replica's unused lease may refuse a few early (docs/GOVERNANCE.md); once the leases have
+    # lapsed, what was left goes back and the window admits exactly its limit, never more.
+    time.sleep(0.3)
+    more = [_one(replicas.urls[i % 2], limited["key"], i) for i in range(50 - ok + 2)]
+    assert [r.status_code for r in more] == [200] * (50 - ok) + [429, 429]
 
     budget = 0.002
     spender = replicas.admin(1, "POST", "/keys", json={"max_budget_usd": budget, "budget_period": "daily"})
@@ -102,9 +116,10 @@ def test_rate_limit_and_budget_hold_across_replicas(replicas: Replicas) -> None:
     assert committed == pytest.approx(spent)
 
     replicas_rows = _stop_and_rows(replicas, [limited["id"], spender["id"]])
+    sent = {limited["id"]: 200 + len(more), spender["id"]: 200}
     for key_id, rows in replicas_rows.items():
         ids = [r[0] for r in rows]
-        assert len(ids) == 200 and len(set(ids)) == 200, key_id  # every request once, refusals included
+        assert len(ids) == len(set(ids)) == sent[key_id], key_id  # every request once, refusals included
     assert sum(r[2] for r in replicas_rows[spender["id"]]) == pytest.approx(spent)
 
 

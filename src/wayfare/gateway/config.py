@@ -28,7 +28,8 @@ class _Strict(BaseModel):
 
 
 class ModelConfig(_Strict):
-    """One model the gateway serves, and the deployment that answers it."""
+    """One deployment of a model the gateway serves. Several entries with the same ``name`` are several deployments
+    of one logical model (two regions, two keys, three replicas): :mod:`wayfare.gateway.deployments` picks one."""
 
     name: str = Field(min_length=1)
     provider: Literal["openai", "anthropic", "azure"] = "openai"
@@ -50,6 +51,16 @@ class ModelConfig(_Strict):
     auth: Literal["api-key", "bearer"] = "api-key"
     """Azure: send ``api_key`` as the ``api-key`` header, or as ``Authorization: Bearer`` (a Microsoft Entra ID
     token, e.g. ``os.environ/AZURE_OPENAI_AD_TOKEN``)."""
+    id: str | None = Field(default=None, min_length=1)
+    """The deployment's id in ``x-wayfare-deployment``, the log and /metrics (default: ``name`` for a model with one
+    deployment, ``name#1``, ``name#2``... in config order for several)."""
+    weight: float = Field(default=1.0, gt=0)
+    """Share of requests under the ``weighted`` strategy, relative to the model's other deployments."""
+    rpm: int | None = Field(default=None, gt=0)
+    """Requests per minute this deployment may take (its quota); at the limit it is passed over until the minute
+    ends, and the ``usage`` strategy prefers the deployment with the most room left."""
+    tpm: int | None = Field(default=None, gt=0)
+    """Tokens (input + output) per minute, like ``rpm``."""
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -168,6 +179,24 @@ class RetryConfig(_Strict):
     cooldown_seconds: float = Field(default=30.0, ge=0)
 
 
+Strategy = Literal["weighted", "least-busy", "latency", "usage"]
+
+
+class LoadBalancingConfig(_Strict):
+    """How a model with several deployments picks the one that answers (docs/GATEWAY.md, Deployments)."""
+
+    strategy: Strategy = "weighted"
+    """``weighted`` (random in proportion to ``weight``), ``least-busy`` (fewest requests in flight), ``latency``
+    (lowest moving average of time to first byte; untried deployments first) or ``usage`` (most rpm/tpm room left,
+    shared across replicas through ``redis_url``)."""
+    models: dict[str, Strategy] = {}
+    """Per-model strategy, overriding ``strategy``."""
+    latency_alpha: float = Field(default=0.3, gt=0, le=1)
+    """Weight of the newest sample in the ``latency`` moving average."""
+    seed: int | None = None
+    """Seed of the ``weighted`` choice (repeatable order, for tests and benchmarks)."""
+
+
 class GatewayConfig(_Strict):
     models: list[ModelConfig] = Field(min_length=1)
     routes: list[RouteConfig] = []
@@ -186,13 +215,16 @@ class GatewayConfig(_Strict):
     """Prometheus metrics, prompt previews and the /ui dashboard (docs/OBSERVABILITY.md)."""
     registry_poll_seconds: float = Field(default=5.0, ge=0)
     """How often the gateway checks the store for routers promoted with ``wayfare promote`` (0: never)."""
+    load_balancing: LoadBalancingConfig = LoadBalancingConfig()
+    """The choice among a model's deployments (several ``models:`` entries with one name)."""
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:
-        names = [m.name for m in self.models]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        names = list(dict.fromkeys(m.name for m in self.models))
+        ids = [d for m in names for d in self.deployment_ids(m)]
+        dupes = sorted({d for d in ids if ids.count(d) > 1})
         if dupes:
-            raise ValueError(f"duplicate model names: {', '.join(dupes)}")
+            raise ValueError(f"deployment ids must be unique: {', '.join(dupes)} (set id: on the models: entries)")
         route_names = [r.name for r in self.routes]
         clash = sorted(set(route_names) & set(names) | {n for n in route_names if route_names.count(n) > 1})
         if clash:
@@ -212,13 +244,30 @@ class GatewayConfig(_Strict):
             for target in [src, *chain]:
                 if target not in known:
                     raise ValueError(f"fallbacks: {target!r} is not a configured model")
+        unknown = sorted(set(self.load_balancing.models) - known)
+        if unknown:
+            raise ValueError(f"load_balancing.models: {', '.join(unknown)} is not a configured model")
         return self
 
     def model(self, name: str) -> ModelConfig:
+        """The model's first deployment (its settings stand for the model where one is needed, e.g. prices)."""
         for m in self.models:
             if m.name == name:
                 return m
         raise KeyError(name)
+
+    def deployments(self, name: str) -> list[ModelConfig]:
+        """Every ``models:`` entry serving ``name``, in config order."""
+        return [m for m in self.models if m.name == name]
+
+    def deployment_ids(self, name: str) -> list[str]:
+        entries = self.deployments(name)
+        if len(entries) == 1:
+            return [entries[0].id or name]
+        return [m.id or f"{name}#{k}" for k, m in enumerate(entries, 1)]
+
+    def strategy(self, name: str) -> Strategy:
+        return self.load_balancing.models.get(name, self.load_balancing.strategy)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[str | int, ...]) -> int | None:

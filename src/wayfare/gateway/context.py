@@ -40,8 +40,8 @@ class RequestContext:
     """What one request carries from resolution to its log record."""
 
     __slots__ = (
-        "api", "body", "chosen", "decision", "endpoint", "gw", "principal", "request_headers", "request_id", "span",
-        "t0", "ticket", "upstream_ms",
+        "api", "body", "chosen", "decision", "deployment", "endpoint", "gw", "principal", "request_headers",
+        "request_id", "span", "t0", "ticket", "upstream_ms",
     )  # fmt: skip
 
     def __init__(
@@ -61,6 +61,8 @@ class RequestContext:
         self.ticket: Ticket | None = None
         self.api: str | None = None
         self.upstream_ms: float | None = None
+        self.deployment: str | None = None
+        """Id of the deployment that answered (or was tried last)."""
         self.span = gw.tracing.start_request(endpoint, headers, now_ns(t0)) if gw.tracing is not None else None
 
     def attempt_span(self, model: str) -> contextlib.AbstractContextManager[object]:
@@ -73,6 +75,8 @@ class RequestContext:
 
     def headers_for(self, model: str) -> dict[str, str]:
         h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
+        if self.deployment is not None:
+            h["x-wayfare-deployment"] = self.deployment
         d = self.decision
         if d is not None:
             h["x-wayfare-route"] = d.route
@@ -89,12 +93,22 @@ class RequestContext:
     def costs(self, model: str, tokens: tuple[int, int]) -> tuple[float | None, float]:
         """(cost, counterfactual cost): the same tokens at the route's most expensive candidate's prices."""
         pricing = self.gw.pricing
-        cost = pricing.cost(model, *tokens)
+        cost = pricing.cost(model, *tokens, deployment=self.deployment)
         if self.decision is None:
             return cost, cost or 0.0
         reference = pricing.most_expensive(self.decision.candidates)
         counterfactual = pricing.cost(reference, *tokens)
         return cost, counterfactual if counterfactual is not None else (cost or 0.0)
+
+    def _count_deployments(self, attempts: list[Attempt], status: int, model: str) -> None:
+        metrics = self.gw.observer.metrics
+        if metrics is None:
+            return
+        for a in attempts:
+            if a.deployment is not None:
+                metrics.deployment_attempts.labels(a.model, a.deployment, a.error_class or "error").inc()
+        if status < 400 and self.deployment is not None:
+            metrics.deployment_attempts.labels(model, self.deployment, "ok").inc()
 
     def log(
         self,
@@ -145,10 +159,12 @@ class RequestContext:
                 **({"reason": d.reason} if d is not None else {}),
                 **({"certificate": d.certificate} if d is not None and d.certificate is not None else {}),
                 **({"api": self.api} if self.api else {}),
+                **({"deployment": self.deployment} if self.deployment is not None else {}),
             },
         )
         with contextlib.suppress(Exception):  # observability must never fail a request
             self.gw.observer.observe(record, self.endpoint, self.body)
+            self._count_deployments(attempts, status, model)
         with contextlib.suppress(Exception):  # the log must never fail a request
             self.gw.sink.submit(record)
         if self.span is not None and self.gw.tracing is not None:

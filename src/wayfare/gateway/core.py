@@ -14,11 +14,13 @@ from wayfare.data.prices import PriceTable
 from wayfare.gateway.config import GatewayConfig, ModelConfig
 from wayfare.gateway.context import RequestContext, fmt
 from wayfare.gateway.cost import Pricing, usage_tokens
+from wayfare.gateway.deployments import Deployment, Deployments
 from wayfare.gateway.errors import error_body, error_response, upstream_failure
 from wayfare.gateway.reqlog import LogSink, open_sink
 from wayfare.gateway.retry import AllAttemptsFailed, Attempt, RetryExecutor
 from wayfare.gateway.routing import Decision, Router
 from wayfare.gateway.upstreams import make_provider
+from wayfare.gateway.usage import LocalUsage, RedisUsage, UsageBook
 from wayfare.governance.errors import GovernanceError
 from wayfare.governance.service import Governance, Principal
 from wayfare.observability.observer import Observer
@@ -45,9 +47,11 @@ class Gateway:
         governance: Governance | None = None,
     ) -> None:
         self.config = config
-        self.models: dict[str, ModelConfig] = {m.name: m for m in config.models}
+        self.models: dict[str, ModelConfig] = {m.name: config.model(m.name) for m in config.models}
         self.client = client if client is not None else HttpClients()
-        self.providers: dict[str, Provider] = {m.name: make_provider(m, self.client) for m in config.models}
+        self.deployments = Deployments.from_config(config, lambda m: make_provider(m, self.client), _usage(config))
+        # each model's first deployment: what the shadow runner and the quality judge call
+        self.providers: dict[str, Provider] = {n: p.deployments[0].provider for n, p in self.deployments.pools.items()}
         self.router = router if router is not None else Router.from_config(config)
         self.executor = RetryExecutor.from_config(config.retry)
         table = PriceTable.from_file(config.price_table) if config.price_table else None
@@ -63,6 +67,7 @@ class Gateway:
         self.reloader = RouterReloader.for_gateway(self)  # routers promoted in the store's registry
         self.quality = QualityRunner.for_gateway(self)  # None unless a route has `quality:` (and there is a store)
         self.ready = False
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.sink.start()
@@ -82,6 +87,7 @@ class Gateway:
             await self.shadow.drain()
         await self.sink.aclose()
         await self.client.aclose()
+        await self.deployments.usage.aclose()
         self.router.close()  # the routes' scoring threads
         if self.reloader is not None:
             for rt in self.reloader.original.values():
@@ -172,32 +178,42 @@ class Gateway:
                     counterfactual=counterfactual, cache_hit=True)  # fmt: skip
             return Response(orjson.dumps(hit), media_type=_JSON, headers=headers)
 
-        async def call(model: str) -> JSON:
-            cfg = self.models[model]
-            with ctx.attempt_span(model):
-                return await self.providers[model].request(
+        async def call(dep_id: str) -> JSON:
+            dep = self.deployments.by_id[dep_id]
+            cfg = dep.config
+            await self._count_request(dep)
+            with ctx.attempt_span(dep.model), dep.track() as first_byte:
+                result = await dep.provider.request(
                     ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
                 )
+                first_byte()
+                return result
 
         t_up = time.perf_counter()
         try:
-            result, used, attempts = await self.executor.run(chain, call)
+            result, dep_id, attempts = await self.executor.run(chain, call, self.deployments)
         except AllAttemptsFailed as exc:
             ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
             status, err = upstream_failure(exc.last)
+            last = exc.attempts[-1] if exc.attempts else None
+            ctx.deployment = last.deployment if last is not None else None
             ctx.log(
                 status=status,
-                model=exc.attempts[-1].model if exc.attempts else ctx.chosen,
+                model=last.model if last is not None else ctx.chosen,
                 attempts=exc.attempts,
                 error_class=exc.last.error_class,
             )
-            headers = ctx.headers_for(exc.attempts[-1].model if exc.attempts else ctx.chosen)
+            headers = ctx.headers_for(last.model if last is not None else ctx.chosen)
             if exc.last.retry_after is not None and status == 429:
                 headers["retry-after"] = str(max(1, round(exc.last.retry_after)))
             return Response(orjson.dumps(err), status_code=status, media_type=_JSON, headers=headers)
         ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
+        dep = self.deployments.by_id[dep_id]
+        ctx.deployment = dep.id
+        used = dep.model
         result["model"] = used
         tokens = usage_tokens(result.get("usage"))
+        self._count_tokens(dep, tokens)
         cost, counterfactual = ctx.costs(used, tokens)
         headers = ctx.headers_for(used)
         if cost is not None:
@@ -217,20 +233,25 @@ class Gateway:
         client_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         body = {**ctx.body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
 
-        async def call(model: str) -> ChunkStream:
-            cfg = self.models[model]
-            with ctx.attempt_span(model):  # to the first chunk
-                return await self.providers[model].stream(
-                    {**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint
-                )
+        async def call(dep_id: str) -> ChunkStream:
+            dep = self.deployments.by_id[dep_id]
+            cfg = dep.config
+            await self._count_request(dep)
+            with ctx.attempt_span(dep.model), dep.track() as first_byte:  # to the first chunk
+                opened = await dep.provider.stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
+                first_byte()
+            dep.in_flight += 1  # until the relay ends
+            return opened
 
         t_up = time.perf_counter()
         try:
-            stream, used, attempts = await self.executor.run(chain, call)
+            stream, dep_id, attempts = await self.executor.run(chain, call, self.deployments)
         except AllAttemptsFailed as exc:
             ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
             status, err = upstream_failure(exc.last)
-            last_model = exc.attempts[-1].model if exc.attempts else ctx.chosen
+            last = exc.attempts[-1] if exc.attempts else None
+            last_model = last.model if last is not None else ctx.chosen
+            ctx.deployment = last.deployment if last is not None else None
             ctx.log(
                 status=status, model=last_model, attempts=exc.attempts, error_class=exc.last.error_class, stream=True
             )
@@ -238,6 +259,9 @@ class Gateway:
                 orjson.dumps(err), status_code=status, media_type=_JSON, headers=ctx.headers_for(last_model)
             )
         ctx.upstream_ms = (time.perf_counter() - t_up) * 1000  # to the first chunk
+        dep = self.deployments.by_id[dep_id]
+        ctx.deployment = dep.id
+        used = dep.model
 
         async def relay() -> AsyncIterator[bytes]:
             tokens: tuple[int, int] = (0, 0)
@@ -262,6 +286,8 @@ class Gateway:
                 status, error_class = 499, "client_disconnected"
                 raise
             finally:
+                dep.in_flight -= 1
+                self._count_tokens(dep, tokens)
                 cost, counterfactual = ctx.costs(used, tokens)
                 # a stream that failed after it opened: the attempt that opened it counts too
                 tried = attempts if status < 400 else [*attempts, Attempt(used, error_class, None)]
@@ -277,3 +303,24 @@ class Gateway:
                 )
 
         return StreamingResponse(relay(), media_type="text/event-stream", headers=ctx.headers_for(used))
+
+    async def _count_request(self, dep: Deployment) -> None:
+        """One more request on a deployment with a quota (rpm/tpm) this minute."""
+        if dep.limited:
+            await self.deployments.usage.add(dep.id, 1, 0)
+
+    def _count_tokens(self, dep: Deployment, tokens: tuple[int, int]) -> None:
+        """The tokens of an answered request, counted off the request path."""
+        if dep.limited and (tokens[0] or tokens[1]):
+            task = asyncio.get_running_loop().create_task(self.deployments.usage.add(dep.id, 0, sum(tokens)))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+
+def _usage(config: GatewayConfig) -> UsageBook:
+    """Where deployments' per-minute usage is counted: Redis when the replicas share one, else this process."""
+    if config.redis_url and any(m.rpm is not None or m.tpm is not None for m in config.models):
+        from wayfare.governance.service import connect_redis
+
+        return RedisUsage(connect_redis(config.redis_url), config.governance.redis_prefix)
+    return LocalUsage()

@@ -125,6 +125,10 @@ class GatewayMetrics:
             "wayfare_quality_state", "Quality-target routes: 1 for the current state (learning, certified, "
             "backed-off).", ["route", "state"], registry=r,
         )  # fmt: skip
+        self.deployment_attempts = Counter(
+            "wayfare_deployment_attempts", "Upstream attempts per deployment of a model, by outcome (ok or the "
+            "error class).", ["model", "deployment", "outcome"], registry=r,
+        )  # fmt: skip
         self._children: dict[tuple[str, str, int, str], _Children] = {}
 
     def _bind(self, route: str, model: str, status: int, endpoint: str) -> _Children:

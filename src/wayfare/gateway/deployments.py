@@ -1,0 +1,163 @@
+"""Several deployments behind one model name, and the strategy that orders them for each request.
+
+A model with several ``models:`` entries (two Azure regions, three vLLM replicas, two keys with their own quotas)
+has one :class:`DeploymentPool`. For every request the pool gives the order in which its deployments are tried:
+the strategy's pick first, then the others, deployments in cooldown last, deployments at their rpm/tpm quota left
+out (:mod:`wayfare.gateway.usage` counts the minute, in process or in Redis). The retry executor
+(:mod:`wayfare.gateway.retry`) walks that order before it moves on to the model's fallbacks.
+
+Strategies: ``weighted`` (random in proportion to ``weight``), ``least-busy`` (fewest requests in flight on this
+replica), ``latency`` (lowest moving average of time to first byte; deployments without a sample first),
+``usage`` (most rpm/tpm room left in the current minute). Ties go to config order.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from wayfare.gateway.config import GatewayConfig, ModelConfig, Strategy
+from wayfare.gateway.usage import UsageBook, minute_left
+from wayfare.providers.base import Provider
+from wayfare.providers.errors import ProviderError
+
+
+@dataclass(eq=False)
+class Deployment:
+    """One ``models:`` entry: where a request for ``model`` can go, and what this replica knows about it."""
+
+    id: str
+    model: str
+    config: ModelConfig
+    provider: Provider
+    in_flight: int = 0
+    ttfb_ms: float | None = None
+    """Moving average of time to first byte (a unary response, or a stream's first chunk)."""
+    alpha: float = 0.3
+    """Weight of the newest sample in ``ttfb_ms``."""
+
+    @contextmanager
+    def track(self) -> Iterator[Callable[[], None]]:
+        """Counts one attempt in flight until the block ends; call the yielded function at the first byte to
+        update the latency average."""
+        self.in_flight += 1
+        t0 = time.perf_counter()
+
+        def first_byte() -> None:
+            ms = (time.perf_counter() - t0) * 1000
+            self.ttfb_ms = ms if self.ttfb_ms is None else self.alpha * ms + (1 - self.alpha) * self.ttfb_ms
+
+        try:
+            yield first_byte
+        finally:
+            self.in_flight -= 1
+
+    @property
+    def limited(self) -> bool:
+        return self.config.rpm is not None or self.config.tpm is not None
+
+    def room(self, requests: int, tokens: int) -> float:
+        """Share of the quota left this minute (1.0 without a quota; <= 0 at the limit)."""
+        shares = [1.0]
+        if self.config.rpm is not None:
+            shares.append(1.0 - requests / self.config.rpm)
+        if self.config.tpm is not None:
+            shares.append(1.0 - tokens / self.config.tpm)
+        return min(shares)
+
+
+@dataclass(eq=False)
+class DeploymentPool:
+    """The deployments of one model and the strategy that orders them."""
+
+    model: str
+    deployments: list[Deployment]
+    strategy: Strategy
+    usage: UsageBook
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.limited = any(d.limited for d in self.deployments)
+        # the hot path of a one-deployment model without a quota: no strategy, no usage lookup
+        self.single = len(self.deployments) == 1 and not self.limited
+
+    @property
+    def ids(self) -> list[str]:
+        return [d.id for d in self.deployments]
+
+    async def order(self, available: Callable[[str], bool]) -> list[str]:
+        """Deployment ids in the order to try them; empty when every one is at its quota (see :meth:`exhausted`)."""
+        if self.single:
+            return [self.deployments[0].id]
+        deps = self.deployments
+        counts = await self.usage.counts([d.id for d in deps]) if self.limited else [(0, 0)] * len(deps)
+        rooms = [d.room(*c) for d, c in zip(deps, counts, strict=True)]
+        open_ = [i for i in range(len(deps)) if rooms[i] > 0]
+        ranked = self._rank(open_, rooms)
+        ready = [i for i in ranked if available(deps[i].id)]
+        return [deps[i].id for i in ready + [i for i in ranked if i not in ready]]
+
+    def _rank(self, idx: list[int], rooms: list[float]) -> list[int]:
+        deps = self.deployments
+        if self.strategy == "weighted":
+            return self._weighted(idx)
+        if self.strategy == "least-busy":
+            return sorted(idx, key=lambda i: deps[i].in_flight)
+        if self.strategy == "latency":
+            return sorted(idx, key=lambda i: (deps[i].ttfb_ms is not None, deps[i].ttfb_ms or 0.0))
+        return sorted(idx, key=lambda i: -rooms[i])  # usage
+
+    def _weighted(self, idx: list[int]) -> list[int]:
+        """Weighted random order without replacement (the first pick is in proportion to weight)."""
+        left, out = list(idx), []
+        while left:
+            weights = [self.deployments[i].config.weight for i in left]
+            pick = self.rng.choices(range(len(left)), weights=weights)[0]
+            out.append(left.pop(pick))
+        return out
+
+    def exhausted(self) -> ProviderError:
+        """The error of a request that found every deployment at its rpm/tpm quota (no upstream was called)."""
+        return ProviderError(
+            f"every deployment of model {self.model!r} is at its rpm/tpm quota for this minute",
+            error_class="quota_exhausted",
+            status=429,
+            retry_after=minute_left(),
+        )
+
+
+class Deployments:
+    """Every pool of a gateway, by model name, and every deployment, by id."""
+
+    def __init__(self, pools: dict[str, DeploymentPool], usage: UsageBook) -> None:
+        self.pools = pools
+        self.usage = usage
+        self.by_id: dict[str, Deployment] = {d.id: d for p in pools.values() for d in p.deployments}
+
+    @classmethod
+    def from_config(
+        cls, config: GatewayConfig, make_provider: Callable[[ModelConfig], Provider], usage: UsageBook
+    ) -> Deployments:
+        lb = config.load_balancing
+        rng = random.Random(lb.seed)
+        pools: dict[str, DeploymentPool] = {}
+        for name in dict.fromkeys(m.name for m in config.models):
+            entries = config.deployments(name)
+            deps = [
+                Deployment(did, name, m, make_provider(m), alpha=lb.latency_alpha)
+                for did, m in zip(config.deployment_ids(name), entries, strict=True)
+            ]
+            pools[name] = DeploymentPool(name, deps, config.strategy(name), usage, rng)
+        return cls(pools, usage)
+
+    def ids(self, model: str) -> list[str]:
+        return self.pools[model].ids
+
+    async def order(self, model: str, available: Callable[[str], bool]) -> list[str]:
+        return await self.pools[model].order(available)
+
+    def exhausted(self, model: str) -> ProviderError:
+        return self.pools[model].exhausted()
