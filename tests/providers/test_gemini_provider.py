@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -373,3 +374,23 @@ def test_google_settings_are_validated() -> None:
         parse_config("models:\n  - {name: m, provider: gemini, vertex_project: p}\n")
     cfg = parse_config("models:\n  - {name: m, provider: gemini, api_key: os.environ/GEMINI_API_KEY}\n")
     assert cfg.models[0].base_url is None  # Google's endpoint by default
+
+
+def test_vertex_concurrent_first_requests_share_one_token_and_a_revoked_one_is_replaced(
+    tmp_path: Path, rsa_key: tuple[str, str]
+) -> None:
+    with GatewayStack(vertex_template(tmp_path, rsa_key[0]), google_public_keys={KEY_ID: rsa_key[1]}) as s:
+
+        def ask(i: int) -> str:
+            resp = _sdk(s).chat.completions.create(
+                model="vertex-gemini", messages=[{"role": "user", "content": f"q{i}"}]
+            )
+            return resp.choices[0].message.content or ""
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(ask, range(6)))
+        assert all(a.endswith(f": q{i}") for i, a in enumerate(answers))
+        assert s.mock.mock.google.tokens_issued == 1  # one refresh while the other requests waited for it
+        s.mock.mock.google.tokens.clear()  # the upstream forgets (revokes) the token
+        assert ask(7).endswith(": q7")  # the 401 made the provider fetch a new token and send again
+        assert s.mock.mock.google.tokens_issued == 2

@@ -11,6 +11,9 @@ Azure OpenAI's wire format too: ``POST /openai/deployments/{deployment}/chat/com
 ``embeddings``) with a required ``api-version`` query parameter and, when ``azure_api_key`` is set, the key in the
 ``api-key`` header (or ``Authorization: Bearer``); a wrong key answers 401 in Azure's shape, a prompt containing
 ``[content_filter]`` answers 400 with ``error.code: content_filter``; these refusals carry ``x-ms-region``.
+
+Google's Gemini API and Vertex AI (``:generateContent`` / ``:streamGenerateContent``) and a service account's OAuth
+``POST /token``: see :mod:`wayfare.mockllm.gemini`.
 """
 
 from __future__ import annotations
@@ -166,7 +169,11 @@ class MockApp:
         if refusal is not None:
             await _send_json(send, *refusal)
             return
-        body, model = orjson.loads(raw), m.group("model")
+        try:
+            body, model = orjson.loads(raw), m.group("model")
+        except orjson.JSONDecodeError as exc:
+            await _send_json(send, 400, gemini.google_error(400, f"Invalid JSON payload received. {exc}"))
+            return
         self.request_count += 1
         self.requests.append(entry := {"path": scope["path"], "body": body, "headers": headers})
         fault = headers.get("x-mock-fault") or self.faults.take(model)

@@ -11,8 +11,8 @@ error reaches the OpenAI SDK readably; a ``RetryInfo.retryDelay`` becomes the re
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -33,6 +33,7 @@ from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+T = TypeVar("T")
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -75,6 +76,21 @@ class GoogleProvider:
     async def headers(self) -> dict[str, str]:
         return {"content-type": "application/json"}
 
+    def renew(self, err: ProviderError) -> bool:
+        """Whether new credentials may cure ``err`` (then the call is sent once more)."""
+        return False
+
+    async def _send(self, send: Callable[[dict[str, str]], Awaitable[T]]) -> T:
+        """``send(headers)``; Google's errors re-shaped, one more try when :meth:`renew` says so."""
+        for last in (False, True):
+            headers = await self.headers()
+            try:
+                return await send(headers)
+            except ProviderError as err:
+                if last or not self.renew(err):
+                    raise google_error(err) from None
+        raise AssertionError("unreachable")
+
     def url(self, model: str, stream: bool) -> str:
         model = model.removeprefix("models/")
         op = "streamGenerateContent?alt=sse" if stream else "generateContent"
@@ -97,11 +113,8 @@ class GoogleProvider:
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         payload = self._translate(endpoint, body)
         model = str(body.get("model", ""))
-        headers = await self.headers()
-        try:
-            content = await post(self.clients, self.url(model, False), payload, headers, timeout, self.name)
-        except ProviderError as err:
-            raise google_error(err) from None
+        url = self.url(model, False)
+        content = await self._send(lambda headers: post(self.clients, url, payload, headers, timeout, self.name))
         resp = parse_json_body(content, self.name)
         try:
             return from_generate_content(resp, model)
@@ -117,11 +130,8 @@ class GoogleProvider:
         model = str(body.get("model", ""))
         opts = body.get("stream_options")
         include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
-        headers = await self.headers()
-        try:
-            resp = await open_stream(self.clients, self.url(model, True), payload, headers, timeout, self.name)
-        except ProviderError as err:
-            raise google_error(err) from None
+        url = self.url(model, True)
+        resp = await self._send(lambda headers: open_stream(self.clients, url, payload, headers, timeout, self.name))
         translator = StreamTranslator(model, include_usage, int(body.get("n") or 1))
         stream = GeminiChunkStream(resp, self.name, translator)
         await stream.prime()
@@ -186,6 +196,12 @@ class VertexProvider(GoogleProvider):
                 f"{self.name}: cannot get a Vertex AI access token: {' '.join(str(exc).split())}", error_class="auth"
             ) from None
         return {"content-type": "application/json", "authorization": f"Bearer {token}"}
+
+    def renew(self, err: ProviderError) -> bool:
+        if err.status != 401:
+            return False
+        self.tokens.invalidate()  # revoked, or expired before its time: try once more with a new token
+        return True
 
 
 class GeminiChunkStream:

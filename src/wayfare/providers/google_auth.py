@@ -60,6 +60,10 @@ class TokenSource:
         self.credentials.refresh(self._request)
         self.refreshes += 1
 
+    def invalidate(self) -> None:
+        """Forget the token (the upstream refused it): the next request fetches a new one."""
+        self.credentials.token = None
+
     async def token(self) -> str:
         """A valid access token; google-auth's errors (``RefreshError``, ``TransportError``) propagate."""
         creds = self.credentials
