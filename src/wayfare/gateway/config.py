@@ -32,10 +32,11 @@ class ModelConfig(_Strict):
     of one logical model (two regions, two keys, three replicas): :mod:`wayfare.gateway.deployments` picks one."""
 
     name: str = Field(min_length=1)
-    provider: Literal["openai", "anthropic", "azure"] = "openai"
+    provider: Literal["openai", "anthropic", "azure", "gemini", "vertex"] = "openai"
     model: str | None = None
     """Name at the upstream (defaults to ``name``)."""
-    base_url: str
+    base_url: str | None = None
+    """Required, except for ``gemini`` / ``vertex`` (which default to Google's endpoints)."""
     api_key: str | None = None
     """``os.environ/NAME`` reads the key from the environment at startup; never taken from requests."""
     input_price: float | None = Field(default=None, ge=0)
@@ -61,6 +62,12 @@ class ModelConfig(_Strict):
     ends, and the ``usage`` strategy prefers the deployment with the most room left."""
     tpm: int | None = Field(default=None, gt=0)
     """Tokens (input + output) per minute, like ``rpm``."""
+    vertex_project: str | None = None
+    """Vertex AI: the Google Cloud project (default: the credentials' project)."""
+    vertex_location: str | None = None
+    """Vertex AI: the region (default ``us-central1``; ``global`` too) of ``https://{location}-aiplatform...``."""
+    vertex_credentials: str | None = None
+    """Vertex AI: path of a service-account JSON file (default: Application Default Credentials)."""
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -73,11 +80,17 @@ class ModelConfig(_Strict):
             raise ValueError("provider azure needs api_version (e.g. 2024-10-21)")
         if self.provider != "azure" and (self.api_version or self.deployment or self.auth != "api-key"):
             raise ValueError("api_version, deployment and auth apply to provider azure only")
+        if self.base_url is None and self.provider not in ("gemini", "vertex"):
+            raise ValueError(f"provider {self.provider} needs base_url (only gemini and vertex have a default)")
+        if self.provider != "vertex" and (self.vertex_project or self.vertex_location or self.vertex_credentials):
+            raise ValueError("vertex_project, vertex_location and vertex_credentials apply to provider vertex only")
         return self
 
     @field_validator("base_url")
     @classmethod
-    def _http_url(cls, v: str) -> str:
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         if not v.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https://, got {v!r}")
         return v.rstrip("/")

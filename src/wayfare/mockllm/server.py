@@ -11,6 +11,9 @@ Azure OpenAI's wire format too: ``POST /openai/deployments/{deployment}/chat/com
 ``embeddings``) with a required ``api-version`` query parameter and, when ``azure_api_key`` is set, the key in the
 ``api-key`` header (or ``Authorization: Bearer``); a wrong key answers 401 in Azure's shape, a prompt containing
 ``[content_filter]`` answers 400 with ``error.code: content_filter``; these refusals carry ``x-ms-region``.
+
+Google's Gemini API and Vertex AI (``:generateContent`` / ``:streamGenerateContent``) and a service account's OAuth
+``POST /token``: see :mod:`wayfare.mockllm.gemini`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from wayfare.mockllm import replies
+from wayfare.mockllm import gemini, replies
 from wayfare.mockllm.faults import FAULT_KINDS, FaultPlan
 
 Scope = MutableMapping[str, Any]
@@ -62,8 +65,12 @@ class MockApp:
         faults: FaultPlan | None = None,
         keep_requests: int = 200,
         azure_api_key: str | None = None,
+        gemini_api_key: str | None = None,
+        google_public_keys: dict[str, str] | None = None,
+        google_token_ttl: int = 3600,
     ) -> None:
         self.azure_api_key = azure_api_key
+        self.google = gemini.GoogleMock(gemini_api_key, google_public_keys, google_token_ttl)  # mockllm/gemini.py
         self.latency_ms = latency_ms
         self.chunk_delay_ms = chunk_delay_ms
         self.retry_after_ms = retry_after_ms
@@ -94,6 +101,10 @@ class MockApp:
             return
         if path == "/_mock/faults":
             await self._control(method, raw, send)
+            return
+        google = gemini.match(path)
+        if google is not None or path == gemini.TOKEN_PATH:
+            await self._google(google, scope, headers, raw, send)
             return
         kind = {
             "/v1/chat/completions": "chat",
@@ -146,6 +157,33 @@ class MockApp:
                 await _send_json(send, 200, replies.completion(body), cut=fault, malformed=fault)
         else:
             await _send_json(send, 200, replies.embeddings(body), cut=fault, malformed=fault)
+
+    async def _google(
+        self, m: re.Match[str] | None, scope: Scope, headers: dict[str, str], raw: bytes, send: Send
+    ) -> None:
+        """The Gemini API, Vertex AI and the OAuth token endpoint (mockllm/gemini.py)."""
+        if m is None:
+            await _send_json(send, *self.google.issue_token(raw))
+            return
+        refusal = self.google.refusal(m, headers, scope.get("query_string", b"").decode("latin-1"))
+        if refusal is not None:
+            await _send_json(send, *refusal)
+            return
+        try:
+            body, model = orjson.loads(raw), m.group("model")
+        except orjson.JSONDecodeError as exc:
+            await _send_json(send, 400, gemini.google_error(400, f"Invalid JSON payload received. {exc}"))
+            return
+        self.request_count += 1
+        self.requests.append(entry := {"path": scope["path"], "body": body, "headers": headers})
+        fault = headers.get("x-mock-fault") or self.faults.take(model)
+        entry["fault"] = fault
+        if fault is not None and (reply := gemini.fault_reply(fault)) is not None:
+            await _send_json(send, reply[0], reply[1], reply[2])
+        elif m.group("op") == "streamGenerateContent":
+            await self._stream([(None, e) for e in gemini.stream_events(body, model)], send, done=False, cut=fault)
+        else:
+            await _send_json(send, 200, gemini.generate(body, model), cut=fault, malformed=fault)
 
     def _azure_refusal(self, scope: Scope, headers: dict[str, str], raw: bytes) -> tuple[int, JSON] | None:
         """Azure's own refusals: no api-version (404 as Azure answers it), a wrong key (401), the content filter."""
