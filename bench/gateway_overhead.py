@@ -8,7 +8,7 @@ CPU 0 and the mock to CPU 1 when the machine has two or more, and drives them wi
 load generator (uvloop; every prompt distinct, so no cache helps). Phases: direct to the mock, through Wayfare with
 routing off (a model name) and on (route `auto` scored by `--router`, the shipped learned `default` unless told), and
 `POST /v1/messages` (Anthropic's API in front) and `POST /v1/responses` (OpenAI's Responses API, `store: false`),
-routing off, beside chat completions, and
+routing off, beside chat completions, a model with two deployments (both on the mock, `weighted` choice), and
 with `--log sqlite` the same router on route `auto-q` with a quality target whose controller replays 3,000 labelled
 pairs every second in the background (its request path adds one dictionary lookup).
 With `--vs-litellm`, LiteLLM's proxy (installed into its own venv on first use, pinned version) is measured in the
@@ -266,6 +266,8 @@ def main() -> None:
             f"models:\n"
             f"  - {{name: mock-strong, {up}, input_price: 10, output_price: 30}}\n"
             f"  - {{name: mock-weak, {up}, input_price: 0.5, output_price: 1.5}}\n"
+            f"  - {{name: mock-pair, model: mock-weak, id: pair-a, {up}, input_price: 0.5, output_price: 1.5}}\n"
+            f"  - {{name: mock-pair, model: mock-weak, id: pair-b, {up}, input_price: 0.5, output_price: 1.5}}\n"
             f"routes:\n  - {{name: auto, router: {args.router}, strong: mock-strong, weak: mock-weak}}\n"
             f"  - {{name: auto-q, router: {args.router}, strong: mock-strong, weak: mock-weak, shadow: {{sample: 0}},\n"
             f"     quality: {{min_labels: 200, recheck_every: 50, period_seconds: 1}}}}\n"
@@ -285,6 +287,8 @@ def main() -> None:
             for conc in args.concurrency:
                 results.append(run_phase("direct to mock", mock_port, "mock-weak", conc, args.seconds, None))
                 results.append(run_phase("wayfare, routing off", gw_port, "mock-weak", conc, args.seconds, proxy.pid))
+                name = "wayfare, two deployments (weighted)"
+                results.append(run_phase(name, gw_port, "mock-pair", conc, args.seconds, proxy.pid))
                 for api in ("messages", "responses"):
                     results.append(
                         run_phase(f"wayfare /v1/{api}, routing off", gw_port, "mock-weak", conc, args.seconds,

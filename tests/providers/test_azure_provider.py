@@ -85,6 +85,24 @@ def test_bearer_auth_and_a_wrong_key_is_a_clear_error() -> None:
         assert err.value.status_code == 502 and "401" in str(err.value) and "Access denied" in str(err.value)
 
 
+def test_the_answering_region_reaches_the_client_and_the_log(stack: GatewayStack) -> None:
+    raw = _sdk(stack).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "where are you"}]
+    )
+    assert raw.headers["x-ms-region"] == "mock-eastus2"
+    with _sdk(stack).chat.completions.with_streaming_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "stream"}], stream=True
+    ) as streamed:
+        assert streamed.headers["x-ms-region"] == "mock-eastus2"
+        assert any(c.choices for c in streamed.parse())
+    with pytest.raises(openai.BadRequestError) as err:
+        _sdk(stack).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "[content_filter] again"}]
+        )
+    assert err.value.response.headers["x-ms-region"] == "mock-eastus2"
+    assert stack.sink.records[-1].metadata["upstream_headers"] == {"x-ms-region": "mock-eastus2"}
+
+
 def test_azure_settings_are_validated() -> None:
     base = "models:\n  - {name: m, provider: %s, base_url: https://x.openai.azure.com%s}\n"
     with pytest.raises(ConfigError, match="provider azure needs api_version"):

@@ -41,7 +41,7 @@ class RequestContext:
 
     __slots__ = (
         "api", "body", "chosen", "decision", "deployment", "endpoint", "gw", "principal", "request_headers",
-        "request_id", "span", "t0", "ticket", "upstream_ms",
+        "request_id", "span", "surfaced", "t0", "ticket", "upstream_ms",
     )  # fmt: skip
 
     def __init__(
@@ -63,6 +63,8 @@ class RequestContext:
         self.upstream_ms: float | None = None
         self.deployment: str | None = None
         """Id of the deployment that answered (or was tried last)."""
+        self.surfaced: dict[str, str] | None = None
+        """Upstream response headers its provider passes on (Azure's ``x-ms-region``)."""
         self.span = gw.tracing.start_request(endpoint, headers, now_ns(t0)) if gw.tracing is not None else None
 
     def attempt_span(self, model: str) -> contextlib.AbstractContextManager[object]:
@@ -77,6 +79,8 @@ class RequestContext:
         h = {"x-wayfare-model": model, "x-wayfare-request-id": self.request_id}
         if self.deployment is not None:
             h["x-wayfare-deployment"] = self.deployment
+        if self.surfaced:
+            h.update(self.surfaced)
         d = self.decision
         if d is not None:
             h["x-wayfare-route"] = d.route
@@ -160,6 +164,7 @@ class RequestContext:
                 **({"certificate": d.certificate} if d is not None and d.certificate is not None else {}),
                 **({"api": self.api} if self.api else {}),
                 **({"deployment": self.deployment} if self.deployment is not None else {}),
+                **({"upstream_headers": self.surfaced} if self.surfaced else {}),
             },
         )
         with contextlib.suppress(Exception):  # observability must never fail a request

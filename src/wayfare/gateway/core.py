@@ -24,7 +24,7 @@ from wayfare.gateway.usage import LocalUsage, RedisUsage, UsageBook
 from wayfare.governance.errors import GovernanceError
 from wayfare.governance.service import Governance, Principal
 from wayfare.observability.observer import Observer
-from wayfare.providers.base import JSON, ChunkStream, Endpoint, Provider
+from wayfare.providers.base import JSON, UPSTREAM_HEADERS, ChunkStream, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
 from wayfare.providers.http import HttpClients
 from wayfare.quality.runner import QualityRunner
@@ -182,6 +182,7 @@ class Gateway:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
             await self._count_request(dep)
+            UPSTREAM_HEADERS.set(None)
             with ctx.attempt_span(dep.model), dep.track() as first_byte:
                 result = await dep.provider.request(
                     ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
@@ -194,6 +195,7 @@ class Gateway:
             result, dep_id, attempts = await self.executor.run(chain, call, self.deployments)
         except AllAttemptsFailed as exc:
             ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
+            ctx.surfaced = UPSTREAM_HEADERS.get()
             status, err = upstream_failure(exc.last)
             last = exc.attempts[-1] if exc.attempts else None
             ctx.deployment = last.deployment if last is not None else None
@@ -209,7 +211,7 @@ class Gateway:
             return Response(orjson.dumps(err), status_code=status, media_type=_JSON, headers=headers)
         ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
         dep = self.deployments.by_id[dep_id]
-        ctx.deployment = dep.id
+        ctx.deployment, ctx.surfaced = dep.id, UPSTREAM_HEADERS.get()
         used = dep.model
         result["model"] = used
         tokens = usage_tokens(result.get("usage"))
@@ -237,6 +239,7 @@ class Gateway:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
             await self._count_request(dep)
+            UPSTREAM_HEADERS.set(None)
             with ctx.attempt_span(dep.model), dep.track() as first_byte:  # to the first chunk
                 opened = await dep.provider.stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
                 first_byte()
@@ -248,6 +251,7 @@ class Gateway:
             stream, dep_id, attempts = await self.executor.run(chain, call, self.deployments)
         except AllAttemptsFailed as exc:
             ctx.upstream_ms = (time.perf_counter() - t_up) * 1000
+            ctx.surfaced = UPSTREAM_HEADERS.get()
             status, err = upstream_failure(exc.last)
             last = exc.attempts[-1] if exc.attempts else None
             last_model = last.model if last is not None else ctx.chosen
@@ -260,7 +264,7 @@ class Gateway:
             )
         ctx.upstream_ms = (time.perf_counter() - t_up) * 1000  # to the first chunk
         dep = self.deployments.by_id[dep_id]
-        ctx.deployment = dep.id
+        ctx.deployment, ctx.surfaced = dep.id, UPSTREAM_HEADERS.get()
         used = dep.model
 
         async def relay() -> AsyncIterator[bytes]:

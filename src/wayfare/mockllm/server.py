@@ -10,7 +10,7 @@ Endpoints: ``POST /v1/chat/completions`` (and streaming), ``/v1/completions`` (t
 Azure OpenAI's wire format too: ``POST /openai/deployments/{deployment}/chat/completions`` (``completions``,
 ``embeddings``) with a required ``api-version`` query parameter and, when ``azure_api_key`` is set, the key in the
 ``api-key`` header (or ``Authorization: Bearer``); a wrong key answers 401 in Azure's shape, a prompt containing
-``[content_filter]`` answers 400 with ``error.code: content_filter``; these refusals carry ``x-ms-region``.
+``[content_filter]`` answers 400 with ``error.code: content_filter``; every Azure answer carries ``x-ms-region``.
 
 Google's Gemini API and Vertex AI (``:generateContent`` / ``:streamGenerateContent``) and a service account's OAuth
 ``POST /token``: see :mod:`wayfare.mockllm.gemini`.
@@ -119,6 +119,7 @@ class MockApp:
                 await _send_json(send, refusal[0], refusal[1], [(b"x-ms-region", AZURE_REGION)])
                 return
             kind = _AZURE_KIND[azure.group("op")]
+            send = _AddHeader(send, (b"x-ms-region", AZURE_REGION)).send  # every Azure answer names its region
         if method != "POST" or kind is None:
             await _send_json(send, 404, _error(f"no route {method} {path}", "not_found_error"))
             return
@@ -272,6 +273,19 @@ class MockApp:
             if delay > 0:
                 await asyncio.sleep(delay)
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n" if done else b"", "more_body": False})
+
+
+class _AddHeader:
+    """``send`` with one more response header; keeps the server's transport reachable for the reset faults."""
+
+    def __init__(self, send: Send, header: tuple[bytes, bytes]) -> None:
+        self._send, self._header = send, header
+        self.transport = getattr(getattr(send, "__self__", None), "transport", None)
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), self._header]}
+        await self._send(message)
 
 
 def _error(message: str, etype: str) -> JSON:

@@ -7,6 +7,8 @@ Bodies and responses (streams too) are OpenAI's, so everything else is :class:`O
 content filter refuses answers 400 with ``error.code: content_filter`` (and ``innererror.code:
 ResponsibleAIPolicyViolation``): it is the request's fault, so it goes back to the client as Azure sent it, logged as
 ``content_filter``; a completion the filter cut answers 200 with ``finish_reason: content_filter`` and passes through.
+The region that answered (Azure's ``x-ms-region`` response header, errors too) is surfaced through
+:data:`~wayfare.providers.base.UPSTREAM_HEADERS`: the gateway passes it on to the client and logs it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from wayfare.providers.http import HttpClients, open_stream, post
 from wayfare.providers.openai_compat import OpenAIChunkStream, OpenAIProvider, parse_json_body
 
 _PATHS: dict[str, str] = {"chat": "chat/completions", "completions": "completions", "embeddings": "embeddings"}
+SURFACED = ("x-ms-region",)
 
 
 def content_filtered(err: ProviderError) -> ProviderError:
@@ -62,7 +65,8 @@ class AzureProvider(OpenAIProvider):
 
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         try:
-            content = await post(self.clients, self.url(endpoint), orjson.dumps(body), self.headers, timeout, self.name)
+            content = await post(self.clients, self.url(endpoint), orjson.dumps(body), self.headers, timeout, self.name,
+                                 surface=SURFACED)  # fmt: skip
         except ProviderError as err:
             raise content_filtered(err) from None
         return parse_json_body(content, self.name)
@@ -70,7 +74,7 @@ class AzureProvider(OpenAIProvider):
     async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> OpenAIChunkStream:
         try:
             resp = await open_stream(
-                self.clients, self.url(endpoint), orjson.dumps(body), self.headers, timeout, self.name
+                self.clients, self.url(endpoint), orjson.dumps(body), self.headers, timeout, self.name, SURFACED
             )
         except ProviderError as err:
             raise content_filtered(err) from None

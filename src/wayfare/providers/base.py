@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any, Literal, Protocol
 
 JSON = dict[str, Any]
 Endpoint = Literal["chat", "completions", "embeddings"]
+
+UPSTREAM_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("wayfare_upstream_headers", default=None)
+"""Response headers of the current request's last upstream attempt that its provider surfaces to the client (Azure's
+``x-ms-region``): set by the provider inside the attempt, read by the gateway in the same task after it."""
 
 
 class ChunkStream(Protocol):

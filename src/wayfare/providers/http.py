@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 
+from wayfare.providers.base import UPSTREAM_HEADERS
 from wayfare.providers.errors import ProviderError, from_status
 
 
@@ -85,12 +86,27 @@ TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 """What an upstream call can raise besides :class:`ProviderError` (converted by :func:`transport_error`)."""
 
 
+def _surface(resp: aiohttp.ClientResponse, names: tuple[str, ...]) -> None:
+    """Hand the response headers ``names`` (those present) to the gateway through ``UPSTREAM_HEADERS``."""
+    if names:
+        found = {n: v for n in names if (v := resp.headers.get(n)) is not None}
+        UPSTREAM_HEADERS.set(found or None)
+
+
 async def post(
-    clients: HttpClients, url: str, body: bytes, headers: Mapping[str, str], timeout: float, provider: str
+    clients: HttpClients,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    provider: str,
+    surface: tuple[str, ...] = (),
 ) -> bytes:
-    """POST and return a 2xx body; a non-2xx answer or a transport failure raises :class:`ProviderError`."""
+    """POST and return a 2xx body; a non-2xx answer or a transport failure raises :class:`ProviderError`.
+    ``surface``: response headers to pass on to the client (see ``UPSTREAM_HEADERS``)."""
     try:
         async with clients.get().post(url, data=body, headers=headers, timeout=timeout_for(timeout)) as resp:
+            _surface(resp, surface)
             content = await resp.read()
             if resp.status >= 400:
                 raise from_status(resp.status, content, resp.headers, provider)
@@ -100,13 +116,20 @@ async def post(
 
 
 async def open_stream(
-    clients: HttpClients, url: str, body: bytes, headers: Mapping[str, str], timeout: float, provider: str
+    clients: HttpClients,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    provider: str,
+    surface: tuple[str, ...] = (),
 ) -> aiohttp.ClientResponse:
     """POST and return the open 2xx response (the caller closes it); errors as in :func:`post`."""
     try:
         resp = await clients.get().post(url, data=body, headers=headers, timeout=timeout_for(timeout))
     except TRANSPORT_ERRORS as exc:
         raise transport_error(exc, provider) from None
+    _surface(resp, surface)
     if resp.status >= 400:
         try:
             content = await resp.read()
