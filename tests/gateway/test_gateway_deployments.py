@@ -178,6 +178,18 @@ def test_usage_prefers_room_and_answers_429_when_every_quota_is_spent(
     assert refused.json()["error"]["code"] == "quota_exhausted"
 
 
+def test_a_deployment_past_its_tpm_is_passed_over_until_the_minute_ends(
+    upstreams: tuple[MockUpstream, MockUpstream],
+) -> None:
+    a, b = upstreams
+    _fresh_minute()
+    with Serving(two_deployments(a, b, strategy="least-busy", extra_a=", tpm: 5")) as gw:
+        first = gw.chat("a prompt long enough to spend more than five tokens in one go")
+        assert first.headers["x-wayfare-deployment"] == "m#1" and first.json()["usage"]["total_tokens"] > 5
+        time.sleep(0.2)  # tokens are counted off the request path
+        assert [gw.deployment(f"later {i}") for i in range(3)] == ["m#2"] * 3
+
+
 def test_rpm_usage_is_shared_by_two_replicas_on_redis(
     upstreams: tuple[MockUpstream, MockUpstream], redis_url: str
 ) -> None:
