@@ -79,13 +79,17 @@ def serve_command(
     except ValueError as exc:  # pydantic errors from the quick-start flags
         raise _fail(str(exc).splitlines()[0] if str(exc) else repr(exc)) from None
     routes = ", ".join(r.name for r in cfg.routes) or "none"
-    console.print(
-        f"wayfare gateway on http://{host}:{port}/v1  models: {', '.join(m.name for m in cfg.models)}  routes: {routes}"
-        f"  log: {cfg.database_url or 'sqlite:///wayfare.db'}",
-        highlight=False,
+    names = dict.fromkeys(m.name for m in cfg.models)
+    models = ", ".join(
+        n if len(cfg.deployments(n)) == 1 else f"{n} ({len(cfg.deployments(n))} deployments)" for n in names
+    )
+    banner = (
+        f"wayfare gateway on http://{host}:{port}/v1  models: {models}  routes: {routes}"
+        f"  log: {cfg.database_url or 'sqlite:///wayfare.db'}"
     )
     kwargs: dict[str, object] = {"host": host, "port": port, "log_level": log_level, "access_log": False}
     if workers > 1:
+        console.print(banner, highlight=False)
         os.environ[_ENV_CONFIG] = cfg.model_dump_json()
         uvicorn.run("wayfare.gateway.cli:app_from_env", factory=True, workers=workers, **kwargs)  # type: ignore[arg-type]
         return
@@ -93,8 +97,9 @@ def serve_command(
 
     try:
         app = create_app(cfg)
-    except Exception as exc:  # e.g. the store cannot be opened
+    except Exception as exc:  # e.g. the store cannot be opened, a provider's credentials cannot be loaded
         raise _fail(f"{type(exc).__name__}: {exc}") from None
+    console.print(banner, highlight=False)
     uvicorn.run(app, **kwargs)  # type: ignore[arg-type]
 
 
