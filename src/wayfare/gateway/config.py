@@ -17,6 +17,7 @@ from wayfare.quality.settings import QualityConfig
 from wayfare.traffic.settings import ShadowConfig
 
 _ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
+_AWS_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_profile_name", "aws_region_name")
 
 
 class ConfigError(ValueError):
@@ -31,10 +32,11 @@ class ModelConfig(_Strict):
     """One model the gateway serves, and the deployment that answers it."""
 
     name: str = Field(min_length=1)
-    provider: Literal["openai", "anthropic", "azure"] = "openai"
+    provider: Literal["openai", "anthropic", "azure", "bedrock"] = "openai"
     model: str | None = None
     """Name at the upstream (defaults to ``name``)."""
-    base_url: str
+    base_url: str = ""
+    """Required, except for ``provider: bedrock`` (default ``https://bedrock-runtime.{region}.amazonaws.com``)."""
     api_key: str | None = None
     """``os.environ/NAME`` reads the key from the environment at startup; never taken from requests."""
     input_price: float | None = Field(default=None, ge=0)
@@ -50,6 +52,12 @@ class ModelConfig(_Strict):
     auth: Literal["api-key", "bearer"] = "api-key"
     """Azure: send ``api_key`` as the ``api-key`` header, or as ``Authorization: Bearer`` (a Microsoft Entra ID
     token, e.g. ``os.environ/AZURE_OPENAI_AD_TOKEN``)."""
+    aws_access_key_id: str | None = None
+    """Bedrock (LiteLLM's names): keys (each may be ``os.environ/NAME``), else the standard AWS credential chain."""
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    aws_profile_name: str | None = None
+    aws_region_name: str | None = None
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -62,6 +70,13 @@ class ModelConfig(_Strict):
             raise ValueError("provider azure needs api_version (e.g. 2024-10-21)")
         if self.provider != "azure" and (self.api_version or self.deployment or self.auth != "api-key"):
             raise ValueError("api_version, deployment and auth apply to provider azure only")
+        if not self.base_url and self.provider != "bedrock":
+            raise ValueError(f"base_url is required for provider {self.provider} (only bedrock has a default)")
+        aws = [f for f in _AWS_FIELDS if getattr(self, f) is not None]
+        if aws and self.provider != "bedrock":
+            raise ValueError(f"{', '.join(aws)} apply to provider bedrock only")
+        if self.aws_profile_name and (self.aws_access_key_id or self.aws_secret_access_key):
+            raise ValueError("give either aws_profile_name or aws_access_key_id/aws_secret_access_key, not both")
         return self
 
     @field_validator("base_url")
@@ -76,15 +91,24 @@ class ModelConfig(_Strict):
         return self.model or self.name
 
     def resolved_api_key(self) -> str | None:
-        if self.api_key is None:
+        return self.resolved("api_key")
+
+    def resolved(self, field: str) -> str | None:
+        """The value of a secret setting (``api_key``, ``aws_*``), ``os.environ/NAME`` read from the environment."""
+        raw: str | None = getattr(self, field)
+        if raw is None:
             return None
-        m = _ENV_REF.match(self.api_key)
+        m = _ENV_REF.match(raw)
         if m is None:
-            return self.api_key
+            return raw
         value = os.environ.get(m.group(1))
         if value is None:
-            raise ConfigError(f"model {self.name!r}: api_key names environment variable {m.group(1)} which is not set")
+            raise ConfigError(f"model {self.name!r}: {field} names environment variable {m.group(1)} which is not set")
         return value
+
+    def aws_settings(self) -> dict[str, str | None]:
+        """Bedrock: the ``aws_*`` settings, resolved, by their names without the ``aws_`` prefix."""
+        return {f.removeprefix("aws_"): self.resolved(f) for f in _AWS_FIELDS}
 
 
 class RouteConfig(_Strict):

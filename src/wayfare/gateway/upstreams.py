@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from wayfare.gateway.config import ModelConfig
+from wayfare.gateway.config import ConfigError, ModelConfig
 from wayfare.providers.anthropic import AnthropicProvider
 from wayfare.providers.azure import AzureProvider
 from wayfare.providers.base import Provider
+from wayfare.providers.bedrock import BedrockProvider, BedrockSetupError
 from wayfare.providers.http import HttpClients
 from wayfare.providers.openai_compat import OpenAIProvider
 
 
 def make_provider(model: ModelConfig, client: HttpClients) -> Provider:
+    if model.provider == "bedrock":  # credentials and region are resolved now: missing ones stop the startup
+        try:
+            return BedrockProvider.create(client, model.name, model.base_url or None, **model.aws_settings())
+        except BedrockSetupError as exc:
+            raise ConfigError(f"model {model.name!r} (provider bedrock): {exc}") from None
     name = f"{model.name} ({model.base_url})"
     if model.provider == "azure":
         assert model.api_version is not None  # the config requires it

@@ -11,6 +11,9 @@ Azure OpenAI's wire format too: ``POST /openai/deployments/{deployment}/chat/com
 ``embeddings``) with a required ``api-version`` query parameter and, when ``azure_api_key`` is set, the key in the
 ``api-key`` header (or ``Authorization: Bearer``); a wrong key answers 401 in Azure's shape, a prompt containing
 ``[content_filter]`` answers 400 with ``error.code: content_filter``; these refusals carry ``x-ms-region``.
+
+AWS Bedrock's Converse wire format too (:mod:`wayfare.mockllm.bedrock`): ``POST /model/{modelId}/converse`` and
+``/converse-stream``, SigV4 signatures checked when ``bedrock_credentials`` (access key id, secret key) is set.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from wayfare.mockllm import replies
+from wayfare.mockllm import bedrock, replies
 from wayfare.mockllm.faults import FAULT_KINDS, FaultPlan
 
 Scope = MutableMapping[str, Any]
@@ -62,8 +65,10 @@ class MockApp:
         faults: FaultPlan | None = None,
         keep_requests: int = 200,
         azure_api_key: str | None = None,
+        bedrock_credentials: tuple[str, str] | None = None,
     ) -> None:
         self.azure_api_key = azure_api_key
+        self.bedrock_credentials = bedrock_credentials
         self.latency_ms = latency_ms
         self.chunk_delay_ms = chunk_delay_ms
         self.retry_after_ms = retry_after_ms
@@ -94,6 +99,9 @@ class MockApp:
             return
         if path == "/_mock/faults":
             await self._control(method, raw, send)
+            return
+        if method == "POST" and (bedrock_op := bedrock.match(scope)) is not None:
+            await bedrock.serve(self, scope, bedrock_op, headers, raw, send)
             return
         kind = {
             "/v1/chat/completions": "chat",
