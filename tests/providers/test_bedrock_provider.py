@@ -327,6 +327,8 @@ def test_bedrock_settings_are_validated() -> None:
         parse_config("models:\n  - {name: m}\n")
     with pytest.raises(ConfigError, match="aws_region_name apply to provider bedrock only"):
         parse_config("models:\n  - {name: m, base_url: http://x/v1, aws_region_name: us-east-1}\n")
+    with pytest.raises(ConfigError, match="provider bedrock signs with AWS credentials"):
+        parse_config("models:\n  - {name: m, provider: bedrock, api_key: k}\n")
     with pytest.raises(ConfigError, match="either aws_profile_name or aws_access_key_id"):
         parse_config("models:\n  - {name: m, provider: bedrock, aws_profile_name: p, aws_access_key_id: k}\n")
 

@@ -75,6 +75,10 @@ class ModelConfig(_Strict):
         aws = [f for f in _AWS_FIELDS if getattr(self, f) is not None]
         if aws and self.provider != "bedrock":
             raise ValueError(f"{', '.join(aws)} apply to provider bedrock only")
+        if self.provider == "bedrock" and self.api_key is not None:
+            raise ValueError(
+                "provider bedrock signs with AWS credentials (aws_* settings or the AWS chain), not api_key"
+            )
         if self.aws_profile_name and (self.aws_access_key_id or self.aws_secret_access_key):
             raise ValueError("give either aws_profile_name or aws_access_key_id/aws_secret_access_key, not both")
         return self
