@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import botocore.session
+import httpx
 import openai
 import pytest
 from botocore.config import Config
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import Credentials, RefreshableCredentials
 
 from wayfare.gateway.config import ConfigError, GatewayConfig, parse_config
 from wayfare.gateway.core import Gateway
@@ -321,6 +323,21 @@ def test_the_mock_speaks_bedrock_as_botocore_reads_it() -> None:
                 "before-sign.*.*", lambda request, **_: request.headers.add_header("x-mock-fault", "429")
             )
             client.converse(modelId=MODEL_ID, messages=ask)
+
+
+def test_the_mock_checks_what_was_signed() -> None:
+    signer = SigV4Signer(Credentials(KEY_ID, SECRET), "us-east-1")
+    ask = b'{"messages": [{"role": "user", "content": [{"text": "hi"}]}]}'
+    with MockUpstream(bedrock_credentials=(KEY_ID, SECRET)) as mock:
+        url = f"{mock.url}/model/{quote(MODEL_ID, safe='')}/converse"
+        signed = signer.sign(Credentials(KEY_ID, SECRET), url, ask, {"content-type": "application/json"})
+        assert httpx.post(url, content=ask, headers=signed).status_code == 200
+        tampered = httpx.post(url, content=ask.replace(b"hi", b"yo"), headers=signed)
+        assert tampered.status_code == 403 and tampered.headers["x-amzn-errortype"].startswith("InvalidSignature")
+        unsigned = httpx.post(url, content=ask, headers={"content-type": "application/json"})
+        assert unsigned.status_code == 403 and unsigned.json() == {"message": "Missing Authentication Token"}
+        old = {**signed, "X-Amz-Date": "20200101T000000Z"}
+        assert httpx.post(url, content=ask, headers=old).status_code == 403
 
 
 # --- configuration and credentials ---------------------------------------------------------------------------------
