@@ -134,6 +134,16 @@ def test_plain_chat_is_translated_signed_and_priced(stack: GatewayStack) -> None
     }
 
 
+def test_images_go_inline_as_bytes(stack: GatewayStack) -> None:
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    parts: Any = [{"type": "text", "text": "what is this"},
+                  {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]  # fmt: skip
+    resp = _sdk(stack).chat.completions.create(model="claude-bedrock", messages=[{"role": "user", "content": parts}])
+    assert resp.choices[0].message.content == f"mock reply from {MODEL_ID}: what is this"
+    sent = stack.upstream_bodies()[-1]["messages"][0]["content"]
+    assert sent == [{"text": "what is this"}, {"image": {"format": "png", "source": {"bytes": png}}}]
+
+
 def test_credentials_from_the_aws_chain_sign_with_the_session_token(stack: GatewayStack) -> None:
     resp = _sdk(stack).chat.completions.create(model="bedrock-flaky", messages=MESSAGES)
     assert resp.model == "bedrock-flaky" and "hello bedrock" in str(resp.choices[0].message.content)
