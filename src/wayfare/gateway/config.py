@@ -17,6 +17,7 @@ from wayfare.quality.settings import QualityConfig
 from wayfare.traffic.settings import ShadowConfig
 
 _ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
+_AWS_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_profile_name", "aws_region_name")
 
 
 class ConfigError(ValueError):
@@ -32,11 +33,12 @@ class ModelConfig(_Strict):
     of one logical model (two regions, two keys, three replicas): :mod:`wayfare.gateway.deployments` picks one."""
 
     name: str = Field(min_length=1)
-    provider: Literal["openai", "anthropic", "azure", "gemini", "vertex"] = "openai"
+    provider: Literal["openai", "anthropic", "azure", "bedrock", "gemini", "vertex"] = "openai"
     model: str | None = None
     """Name at the upstream (defaults to ``name``)."""
     base_url: str | None = None
-    """Required, except for ``gemini`` / ``vertex`` (which default to Google's endpoints)."""
+    """Required, except for ``gemini`` / ``vertex`` (Google's endpoints) and ``bedrock``
+    (``https://bedrock-runtime.{region}.amazonaws.com``)."""
     api_key: str | None = None
     """``os.environ/NAME`` reads the key from the environment at startup; never taken from requests."""
     input_price: float | None = Field(default=None, ge=0)
@@ -68,6 +70,12 @@ class ModelConfig(_Strict):
     """Vertex AI: the region (default ``us-central1``; ``global`` too) of ``https://{location}-aiplatform...``."""
     vertex_credentials: str | None = None
     """Vertex AI: path of a service-account JSON file (default: Application Default Credentials)."""
+    aws_access_key_id: str | None = None
+    """Bedrock (LiteLLM's names): keys (each may be ``os.environ/NAME``), else the standard AWS credential chain."""
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+    aws_profile_name: str | None = None
+    aws_region_name: str | None = None
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -80,10 +88,21 @@ class ModelConfig(_Strict):
             raise ValueError("provider azure needs api_version (e.g. 2024-10-21)")
         if self.provider != "azure" and (self.api_version or self.deployment or self.auth != "api-key"):
             raise ValueError("api_version, deployment and auth apply to provider azure only")
-        if self.base_url is None and self.provider not in ("gemini", "vertex"):
-            raise ValueError(f"provider {self.provider} needs base_url (only gemini and vertex have a default)")
+        if not self.base_url and self.provider not in ("gemini", "vertex", "bedrock"):
+            raise ValueError(
+                f"provider {self.provider} needs base_url (only bedrock, gemini and vertex have a default)"
+            )
         if self.provider != "vertex" and (self.vertex_project or self.vertex_location or self.vertex_credentials):
             raise ValueError("vertex_project, vertex_location and vertex_credentials apply to provider vertex only")
+        aws = [f for f in _AWS_FIELDS if getattr(self, f) is not None]
+        if aws and self.provider != "bedrock":
+            raise ValueError(f"{', '.join(aws)} apply to provider bedrock only")
+        if self.provider == "bedrock" and self.api_key is not None:
+            raise ValueError(
+                "provider bedrock signs with AWS credentials (aws_* settings or the AWS chain), not api_key"
+            )
+        if self.aws_profile_name and (self.aws_access_key_id or self.aws_secret_access_key):
+            raise ValueError("give either aws_profile_name or aws_access_key_id/aws_secret_access_key, not both")
         return self
 
     @field_validator("base_url")
@@ -100,15 +119,24 @@ class ModelConfig(_Strict):
         return self.model or self.name
 
     def resolved_api_key(self) -> str | None:
-        if self.api_key is None:
+        return self.resolved("api_key")
+
+    def resolved(self, field: str) -> str | None:
+        """The value of a secret setting (``api_key``, ``aws_*``), ``os.environ/NAME`` read from the environment."""
+        raw: str | None = getattr(self, field)
+        if raw is None:
             return None
-        m = _ENV_REF.match(self.api_key)
+        m = _ENV_REF.match(raw)
         if m is None:
-            return self.api_key
+            return raw
         value = os.environ.get(m.group(1))
         if value is None:
-            raise ConfigError(f"model {self.name!r}: api_key names environment variable {m.group(1)} which is not set")
+            raise ConfigError(f"model {self.name!r}: {field} names environment variable {m.group(1)} which is not set")
         return value
+
+    def aws_settings(self) -> dict[str, str | None]:
+        """Bedrock: the ``aws_*`` settings, resolved, by their names without the ``aws_`` prefix."""
+        return {f.removeprefix("aws_"): self.resolved(f) for f in _AWS_FIELDS}
 
 
 class RouteConfig(_Strict):

@@ -6,6 +6,7 @@ from wayfare.gateway.config import ConfigError, ModelConfig
 from wayfare.providers.anthropic import AnthropicProvider
 from wayfare.providers.azure import AzureProvider
 from wayfare.providers.base import Provider
+from wayfare.providers.bedrock import BedrockProvider, BedrockSetupError
 from wayfare.providers.gemini import GeminiProvider, VertexProvider
 from wayfare.providers.google_auth import CredentialsError
 from wayfare.providers.http import HttpClients
@@ -13,6 +14,11 @@ from wayfare.providers.openai_compat import OpenAIProvider
 
 
 def make_provider(model: ModelConfig, client: HttpClients) -> Provider:
+    if model.provider == "bedrock":  # credentials and region are resolved now: missing ones stop the startup
+        try:
+            return BedrockProvider.create(client, model.name, model.base_url or None, **model.aws_settings())
+        except BedrockSetupError as exc:
+            raise ConfigError(f"model {model.name!r} (provider bedrock): {exc}") from None
     if model.provider == "gemini":
         return GeminiProvider(client, model.base_url, model.resolved_api_key(), model.name)
     if model.provider == "vertex":

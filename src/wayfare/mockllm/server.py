@@ -14,6 +14,9 @@ Azure OpenAI's wire format too: ``POST /openai/deployments/{deployment}/chat/com
 
 Google's Gemini API and Vertex AI (``:generateContent`` / ``:streamGenerateContent``) and a service account's OAuth
 ``POST /token``: see :mod:`wayfare.mockllm.gemini`.
+
+AWS Bedrock's Converse wire format too (:mod:`wayfare.mockllm.bedrock`): ``POST /model/{modelId}/converse`` and
+``/converse-stream``, SigV4 signatures checked when ``bedrock_credentials`` (access key id, secret key) is set.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from wayfare.mockllm import gemini, replies
+from wayfare.mockllm import bedrock, gemini, replies
 from wayfare.mockllm.faults import FAULT_KINDS, FaultPlan
 
 Scope = MutableMapping[str, Any]
@@ -68,8 +71,10 @@ class MockApp:
         gemini_api_key: str | None = None,
         google_public_keys: dict[str, str] | None = None,
         google_token_ttl: int = 3600,
+        bedrock_credentials: tuple[str, str] | None = None,
     ) -> None:
         self.azure_api_key = azure_api_key
+        self.bedrock_credentials = bedrock_credentials
         self.google = gemini.GoogleMock(gemini_api_key, google_public_keys, google_token_ttl)  # mockllm/gemini.py
         self.latency_ms = latency_ms
         self.chunk_delay_ms = chunk_delay_ms
@@ -101,6 +106,9 @@ class MockApp:
             return
         if path == "/_mock/faults":
             await self._control(method, raw, send)
+            return
+        if method == "POST" and (bedrock_op := bedrock.match(scope)) is not None:
+            await bedrock.serve(self, scope, bedrock_op, headers, raw, send)
             return
         google = gemini.match(path)
         if google is not None or path == gemini.TOKEN_PATH:

@@ -88,7 +88,9 @@ class Collector:
 
     def key(self, call: Call) -> str:
         cfg = self.config.model(call.model)
-        return request_key(f"{call.model}|{cfg.base_url}", self.body(call))
+        # providers with a default endpoint (bedrock, gemini, vertex) are told apart by their region
+        where = cfg.base_url or f"{cfg.provider}:{cfg.aws_region_name or cfg.vertex_location or ''}"
+        return request_key(f"{call.model}|{where}", self.body(call))
 
     async def run(self, calls: Sequence[Call], description: str = "calling models") -> list[Answer]:
         """Answers in the order of ``calls``; :class:`CollectError` if any call fails after its retries."""

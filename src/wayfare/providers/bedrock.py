@@ -1,0 +1,244 @@
+"""AWS Bedrock's Converse and ConverseStream APIs behind the OpenAI-format provider interface.
+
+Requests go to ``{base_url}/model/{modelId}/converse`` (``/converse-stream`` when streaming), ``base_url``
+defaulting to ``https://bedrock-runtime.{region}.amazonaws.com``, signed with SigV4 (:mod:`bedrock_auth`). Bodies
+are translated both ways (:mod:`bedrock_translate`); the stream is AWS's binary event stream
+(``application/vnd.amazon.eventstream``), decoded with botocore's parser. Errors keep Bedrock's exception name
+(``x-amzn-ErrorType``): ``ThrottlingException`` (429) is retried, ``AccessDeniedException`` (403) falls back,
+``ValidationException`` (400) goes back to the client; an exception event in the stream raises too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from wayfare.providers.base import JSON, Endpoint
+from wayfare.providers.bedrock_auth import BedrockSetupError, SigV4Signer, make_signer
+from wayfare.providers.bedrock_translate import (
+    StreamTranslator,
+    TranslationError,
+    from_converse_response,
+    to_converse_request,
+)
+from wayfare.providers.errors import ProviderError, from_status
+from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, timeout_for, transport_error
+from wayfare.providers.openai_compat import parse_json_body
+
+__all__ = ["BedrockChunkStream", "BedrockProvider", "BedrockSetupError"]
+
+_CLASS_BY_TYPE = {
+    "ThrottlingException": "rate_limited",
+    "ModelNotReadyException": "model_not_ready",
+    "ModelTimeoutException": "timeout",
+    "ServiceUnavailableException": "overloaded",
+    "InternalServerException": "server_error",
+    "ModelErrorException": "model_error",
+    "ModelStreamErrorException": "model_error",
+    "ValidationException": "client_error",
+    "AccessDeniedException": "auth",
+    "UnrecognizedClientException": "auth",
+    "InvalidSignatureException": "auth",
+    "ResourceNotFoundException": "not_found",
+}
+_STREAM_STATUS = {
+    "throttlingException": 429,
+    "validationException": 400,
+    "serviceUnavailableException": 503,
+    "internalServerException": 500,
+}
+"""HTTP statuses of the exceptions ConverseStream can send mid-stream (``modelStreamErrorException``, 424, has none
+here: AWS says to retry it, and 424 would send it to the client as its own fault)."""
+
+
+def bedrock_error(status: int, content: bytes, headers: Mapping[str, str], provider: str) -> ProviderError:
+    """The error for a non-2xx Bedrock answer, named after its exception (``x-amzn-ErrorType`` or ``__type``)."""
+    base = from_status(status, content, headers, provider)
+    body = base.body or {}
+    etype = str(headers.get("x-amzn-ErrorType") or body.get("__type") or "").split(":")[0].rsplit("#")[-1]
+    message = body.get("message") or body.get("Message") or content[:200].decode("utf-8", "replace")
+    return ProviderError(
+        f"{provider} answered HTTP {status} {etype or 'error'}: {message}",
+        error_class=_CLASS_BY_TYPE.get(etype, base.error_class),
+        status=status,
+        retry_after=base.retry_after,
+        body=base.body,
+    )
+
+
+class BedrockProvider:
+    """Adapter for Bedrock Runtime in one region; only chat completions are translated."""
+
+    kind = "bedrock"
+
+    def __init__(self, clients: HttpClients, signer: SigV4Signer, base_url: str | None = None, name: str = "") -> None:
+        self.clients = clients
+        self.signer = signer
+        self.base_url = (base_url or f"https://bedrock-runtime.{signer.region}.amazonaws.com").rstrip("/")
+        self.name = name or self.base_url
+        self._content_type = {"content-type": "application/json"}
+
+    @classmethod
+    def create(cls, clients: HttpClients, name: str, base_url: str | None = None, **aws: str | None) -> BedrockProvider:
+        """Resolve credentials and region now (``aws``: :func:`make_signer`'s settings); raises
+        :class:`BedrockSetupError` when there are none."""
+        signer = make_signer(**aws)
+        provider = cls(clients, signer, base_url)
+        provider.name = f"{name} ({provider.base_url})" if name else provider.base_url
+        return provider
+
+    def url(self, model: str, stream: bool) -> str:
+        """The operation URL, the model id percent-encoded as one path segment (ids contain ``:``, ARNs ``/``)."""
+        return f"{self.base_url}/model/{quote(model, safe='')}/{'converse-stream' if stream else 'converse'}"
+
+    def _translate(self, endpoint: Endpoint, body: JSON) -> bytes:
+        if endpoint != "chat":
+            raise ProviderError(
+                f"{self.name} (Bedrock) has no {endpoint} endpoint: only chat completions are served through Converse",
+                error_class="client_error",
+                status=400,
+            )
+        try:
+            return orjson.dumps(to_converse_request(body))
+        except (TranslationError, KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ProviderError(
+                f"cannot translate the request for Bedrock: {exc}", error_class="client_error", status=400
+            ) from None
+
+    async def _send(self, url: str, payload: bytes, timeout: float) -> aiohttp.ClientResponse:
+        """POST signed; the open 2xx response (the caller releases it), else :class:`ProviderError`."""
+        headers = await self.signer.headers(url, payload, self._content_type)
+        try:
+            # encoded=True: send the path exactly as signed (yarl would otherwise turn %3A back into ':')
+            resp = await self.clients.get().post(
+                URL(url, encoded=True), data=payload, headers=headers, timeout=timeout_for(timeout)
+            )
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, self.name) from None
+        if resp.status >= 400:
+            try:
+                content = await resp.read()
+            except TRANSPORT_ERRORS:
+                content = b""
+            finally:
+                resp.release()
+            raise bedrock_error(resp.status, content, resp.headers, self.name)
+        return resp
+
+    async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
+        payload = self._translate(endpoint, body)
+        model = str(body.get("model", ""))
+        resp = await self._send(self.url(model, stream=False), payload, timeout)
+        try:
+            content = await resp.read()
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, self.name) from None
+        finally:
+            resp.release()
+        data = parse_json_body(content, self.name)
+        try:
+            return from_converse_response(data, model)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ProviderError(
+                f"{self.name} sent an unexpected Converse shape: {exc}", error_class="malformed"
+            ) from None
+
+    async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> BedrockChunkStream:
+        payload = self._translate(endpoint, body)
+        model = str(body.get("model", ""))
+        opts = body.get("stream_options")
+        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        resp = await self._send(self.url(model, stream=True), payload, timeout)
+        stream = BedrockChunkStream(resp, self.name, StreamTranslator(model, include_usage))
+        await stream.prime()
+        return stream
+
+
+class BedrockChunkStream:
+    """OpenAI chunks translated from a ConverseStream event stream (frames decoded by botocore's parser)."""
+
+    def __init__(self, response: aiohttp.ClientResponse, provider: str, translator: StreamTranslator) -> None:
+        from botocore.eventstream import EventStreamBuffer, ParserError
+
+        self.response = response
+        self.provider = provider
+        self.translator = translator
+        self._buffer = EventStreamBuffer()
+        self._parser_error = ParserError
+        self._pending: list[JSON] = []
+        self._eof = False
+
+    def _event(self, headers: Mapping[str, Any], payload: bytes) -> list[JSON]:
+        mtype = headers.get(":message-type")
+        try:
+            data = orjson.loads(payload) if payload else {}
+        except orjson.JSONDecodeError as exc:
+            raise ProviderError(
+                f"{self.provider} sent a malformed stream event: {exc}", error_class="malformed"
+            ) from None
+        if not isinstance(data, dict):
+            raise ProviderError(f"{self.provider} sent a stream event that is not an object", error_class="malformed")
+        if mtype == "event":
+            return self.translator.feed(str(headers.get(":event-type", "")), data)
+        if mtype == "exception":
+            etype = str(headers.get(":exception-type", "exception"))
+            name = etype[:1].upper() + etype[1:]
+            raise ProviderError(
+                f"{self.provider} sent {name} in the stream: {data.get('message') or data.get('Message') or ''}",
+                error_class=_CLASS_BY_TYPE.get(name, "error_body"),
+                status=_STREAM_STATUS.get(etype),
+                body=data,
+            )
+        code, message = headers.get(":error-code", "error"), headers.get(":error-message", "")
+        raise ProviderError(f"{self.provider} sent a stream error {code}: {message}", error_class="error_body")
+
+    async def _fill(self) -> bool:
+        """Read frames until some chunks are pending; False at the end of the stream."""
+        try:
+            while True:
+                for message in self._buffer:  # one frame at a time: the rest stays buffered for the next call
+                    self._pending.extend(self._event(message.headers, message.payload))
+                    if self._pending:
+                        return True
+                data = await self.response.content.readany()
+                if not data:
+                    self._eof = True
+                    break
+                self._buffer.add_data(data)
+        except TRANSPORT_ERRORS as exc:
+            raise transport_error(exc, self.provider) from None
+        except self._parser_error as exc:
+            raise ProviderError(
+                f"{self.provider} sent a malformed event-stream frame: {type(exc).__name__}: {exc}",
+                error_class="malformed",
+            ) from None
+        if not self.translator.stopped:
+            raise ProviderError(f"{self.provider} stream ended before messageStop", error_class="stream_incomplete")
+        return False
+
+    async def prime(self) -> None:
+        try:
+            await self._fill()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def __aiter__(self) -> AsyncIterator[JSON]:
+        try:
+            while self._pending or await self._fill():
+                chunks, self._pending = self._pending, []
+                for chunk in chunks:
+                    yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._eof:
+            self.response.release()  # fully read: the connection goes back to the pool
+        else:
+            self.response.close()
