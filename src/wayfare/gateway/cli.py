@@ -128,10 +128,36 @@ def mock_upstream_command(
     chunk_delay_ms: float = typer.Option(0.0, min=0.0, help="Delay between streamed chunks."),
     retry_after_ms: float = typer.Option(50.0, min=0.0, help="What an injected 429 asks the client to wait."),
     hang_s: float = typer.Option(30.0, min=0.0, help="How long an injected timeout stalls."),
+    azure_api_key: str | None = typer.Option(None, help="Azure dialect: the key it requires (api-key or Bearer)."),
+    gemini_api_key: str | None = typer.Option(None, help="Gemini API dialect: the key it requires."),
+    google_public_key: list[str] = typer.Option(
+        [], help="Vertex AI dialect: KEY_ID=PEM_FILE, a service account's public key its /token endpoint trusts."
+    ),
+    bedrock_credentials: str | None = typer.Option(
+        None, help="Bedrock dialect: ACCESS_KEY_ID:SECRET_ACCESS_KEY whose SigV4 signatures it accepts."
+    ),
 ) -> None:
-    """Serve the mock OpenAI-compatible + Anthropic Messages upstream (faults via POST /_mock/faults)."""
+    """Serve the mock upstream: OpenAI-compatible, Anthropic Messages, Azure OpenAI, Gemini / Vertex AI and Bedrock
+    Converse dialects (faults via POST /_mock/faults)."""
     from wayfare.mockllm.server import MockApp
 
-    app = MockApp(latency_ms=latency_ms, chunk_delay_ms=chunk_delay_ms, retry_after_ms=retry_after_ms, hang_s=hang_s)
+    keys: dict[str, str] = {}
+    for item in google_public_key:
+        kid, sep, path = item.partition("=")
+        if not sep or not kid or not path:
+            raise _fail(f"--google-public-key must be KEY_ID=PEM_FILE, got {item!r}")
+        try:
+            keys[kid] = Path(path).read_text()
+        except OSError as exc:
+            raise _fail(f"--google-public-key {kid}: cannot read {path}: {exc.strerror}") from None
+    aws: tuple[str, str] | None = None
+    if bedrock_credentials is not None:
+        key_id, sep, secret = bedrock_credentials.partition(":")
+        if not sep or not key_id or not secret:
+            raise _fail("--bedrock-credentials must be ACCESS_KEY_ID:SECRET_ACCESS_KEY")
+        aws = (key_id, secret)
+    app = MockApp(latency_ms=latency_ms, chunk_delay_ms=chunk_delay_ms, retry_after_ms=retry_after_ms, hang_s=hang_s,
+                  azure_api_key=azure_api_key, gemini_api_key=gemini_api_key, google_public_keys=keys or None,
+                  bedrock_credentials=aws)  # fmt: skip
     console.print(f"mock upstream on http://{host}:{port}/v1", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
