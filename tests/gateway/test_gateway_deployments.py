@@ -206,6 +206,20 @@ def test_rpm_usage_is_shared_by_two_replicas_on_redis(
     assert [r.status_code for r in refused] == [429, 429]
 
 
+def test_tpm_usage_is_shared_by_two_replicas_on_redis(
+    upstreams: tuple[MockUpstream, MockUpstream], redis_url: str
+) -> None:
+    a, b = upstreams
+    prefix = f"wftest-{uuid.uuid4().hex[:8]}:"
+    tail = f"redis_url: {redis_url}\ngovernance: {{redis_prefix: '{prefix}'}}\n"
+    cfg = two_deployments(a, b, strategy="least-busy", extra_a=", tpm: 5", tail=tail)
+    _fresh_minute()
+    with Serving(cfg) as one, Serving(cfg) as two:
+        assert one.deployment("a prompt long enough to spend more than five tokens in one go") == "m#1"
+        time.sleep(0.2)  # tokens are counted off the request path, in Redis
+        assert [two.deployment(f"other replica {i}") for i in range(2)] == ["m#2", "m#2"]
+
+
 def test_one_deployment_config_is_unchanged_but_named() -> None:
     with MockUpstream() as up:
         cfg = parse_config(f"models:\n  - {{name: solo, model: mock-strong, base_url: {up.base_url}}}\n"
