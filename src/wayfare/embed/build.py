@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 from safetensors.numpy import load as load_safetensors
 
+from wayfare.embed.base import Embedder
 from wayfare.embed.bert_graph import OUTPUT_NAME, BertConfig, build_bert_encoder
 from wayfare.embed.catalogue import ONNX_FILE, TOKENIZER, ModelSpec, Step
 from wayfare.embed.quantize import quantize_int8
@@ -108,13 +109,13 @@ def build_static(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dict[s
     }
 
 
-def build_static_tl(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dict[str, Any]:
-    """static-tl-*: the distilled table, then fitted to minilm-l6-int8 on the bundled prompts (`tokenlearn`)."""
-    import os
-
+def build_static_tl(
+    spec: ModelSpec, out: Path, wheels: Path, step: Step, open_teacher: Callable[[str], Embedder]
+) -> dict[str, Any]:
+    """static-tl-*: the distilled table, then fitted to minilm-l6-int8 on the bundled prompts (`tokenlearn`);
+    ``open_teacher`` opens the teacher (building it first if needed: :mod:`wayfare.embed.install`)."""
     from wayfare.data import bundled_path
     from wayfare.embed.distill import token_vectors
-    from wayfare.embed.loader import load_embedder
     from wayfare.embed.sources import sha256_file
     from wayfare.embed.tokenlearn import (
         CORPUS_BENCHMARKS,
@@ -128,7 +129,7 @@ def build_static_tl(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dic
     )
 
     step(f"opening the teacher, {TEACHER} (built first if needed)")
-    teacher = load_embedder(TEACHER, max_tokens=128, threads=1, workers=os.cpu_count() or 1)
+    teacher = open_teacher(TEACHER)
     encoder = _fp32_encoder(out, wheels, step)
     step("embedding every vocabulary token alone")
     raw = token_vectors(encoder, out / TOKENIZER)
@@ -147,8 +148,9 @@ def build_static_tl(spec: ModelSpec, out: Path, wheels: Path, step: Step) -> dic
     }
 
 
-def builder(spec: ModelSpec) -> Callable[[Path, Path, Step], dict[str, Any]]:
-    """Return fn(out_dir, wheels_dir, step) that writes the model files of `spec` into out_dir."""
+def builder(spec: ModelSpec, open_teacher: Callable[[str], Embedder]) -> Callable[[Path, Path, Step], dict[str, Any]]:
+    """Return fn(out_dir, wheels_dir, step) that writes the model files of `spec` into out_dir (``open_teacher``
+    opens the embedder a static table is fitted to)."""
     if spec.name == "minilm-l6-int8":
         return lambda out, wheels, step: build_minilm_l6(spec, out, wheels, step, int8=True)
     if spec.name == "minilm-l6-fp32":
@@ -156,5 +158,5 @@ def builder(spec: ModelSpec) -> Callable[[Path, Path, Step], dict[str, Any]]:
     if spec.name == "minilm-l3-int8":
         return lambda out, wheels, step: build_minilm_l3(spec, out, wheels, step)
     if spec.name.startswith("static-tl-"):
-        return lambda out, wheels, step: build_static_tl(spec, out, wheels, step)
+        return lambda out, wheels, step: build_static_tl(spec, out, wheels, step, open_teacher)
     return lambda out, wheels, step: build_static(spec, out, wheels, step)

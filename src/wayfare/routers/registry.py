@@ -1,4 +1,5 @@
-"""Routers by name: ``make_router("knn", embedder=...)``, ``available_routers()``, ``load_router(path or name)``."""
+"""Routers by name: ``make_router("knn", embedder=...)``, ``available_routers()``, the shipped routers' folders.
+(``load_router`` is in :mod:`wayfare.routers.artifact`, which reads folders; this module never does.)"""
 
 from __future__ import annotations
 
@@ -65,16 +66,3 @@ def shipped_router_path(name: str) -> Path:
     if name not in SHIPPED:
         raise ValueError(f"no shipped router {name!r}; shipped: {', '.join(SHIPPED)}")
     return DEFAULTS_DIR / SHIPPED[name]
-
-
-def load_router(path_or_name: str | Path, *, embedder: Embedder | None = None) -> BaseRouter:
-    """Load a saved router folder, or a shipped one by name (``default``, ``default-n``)."""
-    from wayfare.routers.artifact import ArtifactError, load_artifact
-
-    key = str(path_or_name)
-    if key in SHIPPED:
-        path = shipped_router_path(key)
-        if not path.is_dir():
-            raise ArtifactError(f"the shipped router {key!r} is missing from this install (run `make train-default`)")
-        return load_artifact(path, embedder=embedder)
-    return load_artifact(Path(key), embedder=embedder)
