@@ -212,6 +212,9 @@ class GatewayConfig(_Strict):
             for target in [src, *chain]:
                 if target not in known:
                     raise ValueError(f"fallbacks: {target!r} is not a configured model")
+        for target in self.governance.cache.semantic.routes:
+            if target not in known and target not in route_names:
+                raise ValueError(f"governance.cache.semantic.routes: {target!r} is not a configured model or route")
         return self
 
     def model(self, name: str) -> ModelConfig:

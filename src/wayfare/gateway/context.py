@@ -108,6 +108,7 @@ class RequestContext:
         error_class: str | None = None,
         stream: bool = False,
         cache_hit: bool = False,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         d = self.decision
         if error_class is None and d is not None and d.error is not None:
@@ -145,6 +146,7 @@ class RequestContext:
                 **({"reason": d.reason} if d is not None else {}),
                 **({"certificate": d.certificate} if d is not None and d.certificate is not None else {}),
                 **({"api": self.api} if self.api else {}),
+                **(extra or {}),
             },
         )
         with contextlib.suppress(Exception):  # observability must never fail a request
