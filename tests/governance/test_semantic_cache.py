@@ -36,7 +36,7 @@ retry: {{max_retries: 0, cooldown_failures: 1000}}
 database_url: none
 governance:
   cache:
-    semantic: {{routes: [weak, strong, auto], threshold: 0.9, ttl_s: 60}}
+    semantic: {{routes: [weak, strong, auto], embedder: static-tl-256, threshold: 0.9, ttl_s: 60}}
 """
 
 
@@ -212,11 +212,25 @@ def test_two_replicas_share_entries_through_redis(redis_url: str, redis_prefix: 
                 s.stop()
 
 
+def test_defaults_minilm_at_its_measured_threshold() -> None:
+    """Without embedder/threshold: minilm-l6-int8 at 0.985 answers surface variants, not looser rewordings."""
+    config = CONFIG.replace("embedder: static-tl-256, threshold: 0.9, ", "")
+    assert parse_config(config.format(url="http://x")).governance.cache.semantic.min_similarity == 0.985
+    with GatewayStack(config) as s:
+        client = _sdk(s)
+        assert _ask(client, QUESTION).headers["x-wayfare-cache"] == "miss"
+        polite = _ask(client, "Please tell me: " + QUESTION)
+        assert polite.headers["x-wayfare-cache"] == "semantic-hit"
+        assert float(polite.headers["x-wayfare-cache-similarity"]) >= 0.985
+        assert _ask(client, REWORDED).headers["x-wayfare-cache"] == "miss"  # 0.975: below the default
+
+
 def test_config_errors_name_the_field() -> None:
     bad = {
         "threshold: 0.9": ("threshold: 1.5", "threshold"),
         "routes: [weak, strong, auto]": ("routes: [weak, nope]", "'nope' is not a configured model or route"),
-        "ttl_s: 60": ("ttl_s: 60, embedder: bert-huge", "unknown embedding model 'bert-huge'"),
+        "embedder: static-tl-256": ("embedder: bert-huge", "unknown embedding model 'bert-huge'"),
+        "threshold: 0.9, ": ("", "no measured default for embedder 'static-tl-256'"),
     }
     for old, (new, message) in bad.items():
         with pytest.raises(ConfigError) as info:

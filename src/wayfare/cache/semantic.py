@@ -16,74 +16,22 @@ through a :class:`~wayfare.gateway.batching.ScoreBatcher` (inline when cheap, el
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from wayfare.cache.config import SemanticCacheConfig
+from wayfare.cache.keys import bucket_key, guards, last_user_index
 from wayfare.cache.store import JSON, MemoryStore, RedisStore, SemanticStore
 from wayfare.cache.vectors import RecentVectors, open_shared
-from wayfare.embed.catalogue import DEFAULT_MODEL
 from wayfare.gateway.batching import ScoreBatcher
 from wayfare.gateway.context import caller_id
 from wayfare.gateway.routing import prompt_text
-from wayfare.governance.cache import IGNORED_FIELDS
 
 if TYPE_CHECKING:
     from wayfare.gateway.context import RequestContext
     from wayfare.gateway.core import Gateway
-
-ROUTER_TOKENS = 128
-"""Token budget when neither the config nor a router names one (the shipped routers' budget)."""
-
-
-def last_user_index(messages: list[Any]) -> int | None:
-    for i in range(len(messages) - 1, -1, -1):
-        m = messages[i]
-        if isinstance(m, dict) and m.get("role") == "user":
-            return i
-    return None
-
-
-def blank_last_user(messages: list[Any]) -> list[Any]:
-    """``messages`` with the text of the last user message emptied (its other parts, e.g. images, kept)."""
-    i = last_user_index(messages)
-    if i is None:
-        return messages
-    m = dict(messages[i])
-    content = m.get("content")
-    if isinstance(content, list):
-        m["content"] = [{**p, "text": ""} if isinstance(p, dict) and p.get("type") == "text" else p for p in content]
-    else:
-        m["content"] = ""
-    return [*messages[:i], m, *messages[i + 1 :]]
-
-
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NEGATION = re.compile(r"\b(?:not|no|never|none|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
-
-
-def guards(text: str, numbers: bool, negations: bool) -> list[Any]:
-    """What of the text must match exactly: its numbers in order, how many negations it has."""
-    return [
-        _NUMBER.findall(text) if numbers else None,
-        len(_NEGATION.findall(text)) if negations else None,
-    ]
-
-
-def bucket_key(body: dict[str, Any], served: str, caller: str | None, space: str, exact: Sequence[Any] = ()) -> str:
-    """Hash of what must match exactly for an answer to be reused (module docstring)."""
-    kept = {k: v for k, v in body.items() if k not in IGNORED_FIELDS and k != "model"}
-    messages = kept.get("messages")
-    if isinstance(messages, list):
-        kept["messages"] = blank_last_user(messages)
-    head = orjson.dumps([served, caller, space, list(exact)])
-    return hashlib.sha256(head + b"\0" + orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 @dataclass(slots=True)
@@ -115,7 +63,7 @@ class Probe:
         self.vector = np.asarray(vector, dtype=np.float32)
         cfg = self.cache.config
         try:
-            self.similarity, hit = await self.cache.store.lookup(emb.name, self.bucket, self.vector, cfg.threshold)
+            self.similarity, hit = await self.cache.store.lookup(emb.name, self.bucket, self.vector, cfg.min_similarity)
         except Exception as exc:  # a cache must never fail a request (Redis down: every request misses)
             self.error = f"{type(exc).__name__}: {exc}"[:200]
             return None
@@ -155,7 +103,7 @@ class SemanticCache:
         for name in cfg.routes:
             rt = gw.router.routes.get(name)
             context = rt.config.context if rt is not None else "last_user"
-            embedder = _embedder(cfg, getattr(rt.scorer, "embedder", None) if rt is not None else None)
+            embedder = open_shared(cfg.embedder, cfg.max_tokens)  # the router's own instance when it uses the same
             targets[name] = Target(context, embedder, ScoreBatcher(embedder.embed))
         gov = gw.gov
         redis = gov.redis if gov is not None else None
@@ -190,13 +138,3 @@ class SemanticCache:
         caller = None if self.config.share_across_keys else caller_id(ctx.principal, ctx.request_headers)
         exact = guards(text, self.config.exact_numbers, self.config.exact_negations)
         return Probe(self, target, bucket_key(body, ctx.chosen, caller, target.embedder.name, exact), text)
-
-
-def _embedder(cfg: SemanticCacheConfig, router_embedder: Any) -> RecentVectors:
-    """The configured embedder; else the router's (shared: its vectors are reused); else static-tl-256."""
-    if cfg.embedder is None and isinstance(router_embedder, RecentVectors):
-        inner_tokens = router_embedder.name.rpartition(":")[2]
-        if cfg.max_tokens is None or str(cfg.max_tokens) == inner_tokens:
-            return router_embedder
-        return open_shared(router_embedder.name.rpartition(":")[0], cfg.max_tokens)
-    return open_shared(cfg.embedder or DEFAULT_MODEL, cfg.max_tokens or ROUTER_TOKENS)

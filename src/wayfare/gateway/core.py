@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-from wayfare.cache.semantic import Probe, SemanticCache
+from wayfare.cache import semantic
 from wayfare.data.prices import PriceTable
 from wayfare.gateway.config import GatewayConfig, ModelConfig
 from wayfare.gateway.context import RequestContext, fmt
@@ -58,7 +58,7 @@ class Gateway:
         self.gov = governance or Governance.from_config(
             config.governance, database_url=config.database_url, redis_url=config.redis_url, pricing=self.pricing
         )
-        self.semantic = SemanticCache.for_gateway(self)  # None unless governance.cache.semantic.routes
+        self.semantic = semantic.SemanticCache.for_gateway(self)  # None unless governance.cache.semantic.routes
         self.observer = Observer(config.observability)  # metrics, dashboard, prompt previews
         self.tracing = self.observer.tracing  # None unless observability.tracing.enabled
         self.shadow = ShadowRunner.for_gateway(self)  # None unless a route has `shadow:` (and there is a store)
@@ -168,7 +168,7 @@ class Gateway:
         return await self._unary(ctx, chain)
 
     async def _unary(
-        self, ctx: RequestContext, chain: list[str], cache_key: str | None = None, probe: Probe | None = None
+        self, ctx: RequestContext, chain: list[str], cache_key: str | None = None, probe: semantic.Probe | None = None
     ) -> Response:
         if cache_key is not None and self.gov is not None and (hit := await self.gov.cache_get(cache_key)):
             return _from_cache(ctx, hit, {"x-wayfare-cache": "hit"})
