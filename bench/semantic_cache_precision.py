@@ -1,12 +1,14 @@
 """How precise is the semantic cache? Per cosine threshold: the share of true paraphrases it would answer from the
 cache (hit rate) and the share of hard negatives (similar wording, different answer) it would wrongly answer
-(false-hit rate), with Wilson 95% intervals, for static-tl-256 (the default) and minilm-l6-int8.
+(false-hit rate), with Wilson 95% intervals, for static-tl-256 (the shipped routers' embedder) and minilm-l6-int8
+(the cache's default).
 
     PYTHONPATH=src .venv/bin/python bench/semantic_cache_precision.py [--build-data] [--png docs/img/...]
 
 Data: bench/data/paraphrase_pairs.jsonl (``--build-data`` rebuilds it): the hand-written triples of
 bench/data/paraphrase_triples.tsv (question, paraphrase, hard negative; written for Wayfare, Apache-2.0) as one
-positive and one negative pair each, plus hard negatives made from bundled GSM8K questions (MIT, via RouteLLM's
+positive and one negative pair each, a surface variant of each question (case, punctuation, politeness, spacing, a
+typo: what the exact-match cache misses), and hard negatives made from bundled GSM8K questions (MIT, via RouteLLM's
 Apache-2.0 release) by changing one number. "raw" compares the embedding alone; "guarded" also applies the cache's
 default exact-match guards (numbers and negation count must match), as the gateway does.
 """
