@@ -257,3 +257,19 @@ def test_index_is_bounded_and_fast() -> None:
         index.search("b", vectors[i + 20])
     per_search_ms = (time.perf_counter() - t0) * 10
     assert per_search_ms < 20, per_search_ms  # ~1-2 ms measured on the 2-core machine
+
+
+def test_index_expiry_and_removal_keep_the_right_rows() -> None:
+    now = [1000.0]
+    index = VectorIndex(4, 100, clock=lambda: now[0])
+    eye = np.eye(4, dtype=np.float32)
+    for i in range(4):
+        index.add("b", f"e{i}", eye[i], expires_at=1000.0 + 10 * (i + 1), payload={"i": i})
+    index.discard("e0")  # e3 moves into e0's row
+    match = index.search("b", eye[3])
+    assert match is not None and match.entry_id == "e3" and match.payload == {"i": 3}
+    now[0] = 1035.0  # e1 (1020) and e2 (1030) expired
+    assert index.search("b", eye[1]) is not None and "e1" not in index and "e2" not in index
+    assert index.search("b", eye[1]).entry_id == "e3"  # type: ignore[union-attr]
+    now[0] = 1041.0
+    assert index.search("b", eye[3]) is None and len(index) == 0

@@ -1,17 +1,18 @@
 """`VectorIndex`: the entries of one replica's semantic cache, searched by exact cosine similarity.
 
-Entries live in one preallocated ``(max_entries, dim)`` float32 matrix. Each belongs to a *bucket* (the hash of
-everything about the request except the last user message's text: model, caller, system prompt, earlier turns,
-parameters), and only entries of the request's bucket are compared. A bucket's rows are kept in a dict of row
-numbers, so a search costs one ``matrix[rows] @ query`` over that bucket (exact; at 10,000 entries of 256 dims in
-one bucket it measured ~1 ms, docs/GATEWAY.md). Full: the least recently used entry is replaced. Expired entries
-are skipped by the search and their rows reused.
+Each entry belongs to a *bucket* (the hash of everything about the request except the last user message's text:
+model, caller, system prompt, earlier turns, parameters), and only entries of the request's bucket are compared. A
+bucket keeps its vectors in one contiguous float32 matrix (grown by doubling, halved when a quarter full; a removed
+row is replaced by the last one), so a search is one matrix-vector product over a view, no copy. The whole index
+holds at most ``max_entries`` entries: a new one replaces the least recently used (added or returned by a search).
+Expired entries are never returned and are dropped when a search meets them.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,74 +28,98 @@ class Match:
     payload: Any
 
 
+class _Bucket:
+    __slots__ = ("expires", "ids", "matrix", "n", "payloads", "rows")
+
+    def __init__(self, dim: int) -> None:
+        self.matrix = np.zeros((4, dim), dtype=np.float32)
+        self.expires = np.zeros(4, dtype=np.float64)
+        self.ids: list[str] = []
+        self.payloads: list[Any] = []
+        self.rows: dict[str, int] = {}
+        self.n = 0
+
+    def _resize(self, capacity: int) -> None:
+        matrix = np.zeros((capacity, self.matrix.shape[1]), dtype=np.float32)
+        matrix[: self.n] = self.matrix[: self.n]
+        expires = np.zeros(capacity, dtype=np.float64)
+        expires[: self.n] = self.expires[: self.n]
+        self.matrix, self.expires = matrix, expires
+
+    def add(self, entry_id: str, vector: Vectors, expires_at: float, payload: Any) -> None:
+        if self.n == self.matrix.shape[0]:
+            self._resize(2 * self.n)
+        row = self.n
+        self.matrix[row], self.expires[row] = vector, expires_at
+        self.ids.append(entry_id)
+        self.payloads.append(payload)
+        self.rows[entry_id] = row
+        self.n += 1
+
+    def remove(self, entry_id: str) -> None:
+        row = self.rows.pop(entry_id)
+        last = self.n - 1
+        if row != last:  # the last entry takes the freed row
+            moved = self.ids[last]
+            self.matrix[row], self.expires[row] = self.matrix[last], self.expires[last]
+            self.ids[row], self.payloads[row] = moved, self.payloads[last]
+            self.rows[moved] = row
+        self.ids.pop()
+        self.payloads.pop()
+        self.n = last
+        if self.matrix.shape[0] > 4 and self.n * 4 <= self.matrix.shape[0]:
+            self._resize(self.matrix.shape[0] // 2)
+
+
 class VectorIndex:
-    def __init__(self, dim: int, max_entries: int, clock: Any = time.time) -> None:
+    def __init__(self, dim: int, max_entries: int, clock: Callable[[], float] = time.time) -> None:
         self.dim, self.max_entries, self.clock = dim, max_entries, clock
-        self.matrix = np.zeros((max_entries, dim), dtype=np.float32)
-        self._ids: list[str | None] = [None] * max_entries
-        self._expires = np.zeros(max_entries, dtype=np.float64)
-        self._payloads: list[Any] = [None] * max_entries
-        self._bucket_of: list[str | None] = [None] * max_entries
-        self._buckets: dict[str, dict[int, None]] = {}
-        self._rows: OrderedDict[str, int] = OrderedDict()
-        """entry id -> row, least recently used first."""
-        self._free = list(range(max_entries - 1, -1, -1))
+        self._buckets: dict[str, _Bucket] = {}
+        self._lru: OrderedDict[str, str] = OrderedDict()
+        """entry id -> its bucket, least recently used first."""
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._lru)
 
     def __contains__(self, entry_id: str) -> bool:
-        return entry_id in self._rows
+        return entry_id in self._lru
 
     def add(self, bucket: str, entry_id: str, vector: Vectors, expires_at: float, payload: Any = None) -> None:
         """Insert (or replace) an entry valid until ``expires_at`` (the clock's seconds)."""
-        if entry_id in self._rows:
-            self._drop(self._rows[entry_id])
-        if not self._free:
-            self._drop(next(iter(self._rows.values())))
-        row = self._free.pop()
-        self.matrix[row] = vector
-        self._ids[row], self._expires[row], self._payloads[row], self._bucket_of[row] = (
-            entry_id, expires_at, payload, bucket,
-        )  # fmt: skip
-        self._buckets.setdefault(bucket, {})[row] = None
-        self._rows[entry_id] = row
+        self.discard(entry_id)
+        while len(self._lru) >= self.max_entries:
+            self.discard(next(iter(self._lru)))
+        b = self._buckets.get(bucket)
+        if b is None:
+            b = self._buckets[bucket] = _Bucket(self.dim)
+        b.add(entry_id, vector, expires_at, payload)
+        self._lru[entry_id] = bucket
 
     def search(self, bucket: str, query: Vectors) -> Match | None:
         """The most similar live entry of ``bucket`` (cosine: rows and query are L2-normalised), or None."""
-        rows_of = self._buckets.get(bucket)
-        if not rows_of:
+        b = self._buckets.get(bucket)
+        if b is None:
             return None
-        rows = np.fromiter(rows_of, dtype=np.int64, count=len(rows_of))
-        now = self.clock()
-        expired = self._expires[rows] <= now
-        if expired.any():
-            for row in rows[expired].tolist():
-                self._drop(row)
-            rows = rows[~expired]
-            if rows.size == 0:
-                return None
-        sims = self.matrix[rows] @ np.asarray(query, dtype=np.float32)
+        sims = b.matrix[: b.n] @ np.asarray(query, dtype=np.float32)
+        expired = b.expires[: b.n] <= self.clock()
+        stale = [b.ids[i] for i in np.flatnonzero(expired).tolist()] if expired.any() else []
+        if stale:
+            sims[expired] = -np.inf
         best = int(np.argmax(sims))
-        row = int(rows[best])
-        entry_id = self._ids[row]
-        assert entry_id is not None
-        self._rows.move_to_end(entry_id)
-        return Match(entry_id, float(sims[best]), self._payloads[row])
+        found = None
+        if not expired[best]:
+            entry_id = b.ids[best]
+            found = Match(entry_id, float(sims[best]), b.payloads[best])
+            self._lru.move_to_end(entry_id)
+        for entry_id in stale:
+            self.discard(entry_id)
+        return found
 
     def discard(self, entry_id: str) -> None:
-        row = self._rows.get(entry_id)
-        if row is not None:
-            self._drop(row)
-
-    def _drop(self, row: int) -> None:
-        entry_id, bucket = self._ids[row], self._bucket_of[row]
-        if entry_id is None or bucket is None:
+        bucket = self._lru.pop(entry_id, None)
+        if bucket is None:
             return
-        del self._rows[entry_id]
-        rows = self._buckets[bucket]
-        del rows[row]
-        if not rows:
+        b = self._buckets[bucket]
+        b.remove(entry_id)
+        if b.n == 0:
             del self._buckets[bucket]
-        self._ids[row] = self._bucket_of[row] = self._payloads[row] = None
-        self._free.append(row)

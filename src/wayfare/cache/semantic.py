@@ -57,12 +57,12 @@ class Probe:
     async def lookup(self) -> JSON | None:
         """The cached response for a similar enough prompt, or None (the best similarity is kept either way)."""
         emb = self.target.embedder
-        vector = emb.recall(self.text)
-        if vector is None:
-            vector = await self.target.batcher.score(self.text)
-        self.vector = np.asarray(vector, dtype=np.float32)
         cfg = self.cache.config
         try:
+            vector = emb.recall(self.text)
+            if vector is None:
+                vector = await self.target.batcher.score(self.text)
+            self.vector = np.asarray(vector, dtype=np.float32)
             self.similarity, hit = await self.cache.store.lookup(emb.name, self.bucket, self.vector, cfg.min_similarity)
         except Exception as exc:  # a cache must never fail a request (Redis down: every request misses)
             self.error = f"{type(exc).__name__}: {exc}"[:200]
@@ -99,12 +99,12 @@ class SemanticCache:
         cfg = gw.config.governance.cache.semantic
         if not cfg.routes:
             return None
+        embedder = open_shared(cfg.embedder, cfg.max_tokens)  # the router's own instance when it uses the same
+        batcher = ScoreBatcher(embedder.embed)  # one worker thread for all listed names
         targets: dict[str, Target] = {}
         for name in cfg.routes:
             rt = gw.router.routes.get(name)
-            context = rt.config.context if rt is not None else "last_user"
-            embedder = open_shared(cfg.embedder, cfg.max_tokens)  # the router's own instance when it uses the same
-            targets[name] = Target(context, embedder, ScoreBatcher(embedder.embed))
+            targets[name] = Target(rt.config.context if rt is not None else "last_user", embedder, batcher)
         gov = gw.gov
         redis = gov.redis if gov is not None else None
         store: SemanticStore
@@ -115,8 +115,8 @@ class SemanticCache:
         return cls(cfg, targets, store)
 
     def close(self) -> None:
-        for t in self.targets.values():
-            t.batcher.close()
+        for batcher in {id(t.batcher): t.batcher for t in self.targets.values()}.values():
+            batcher.close()
 
     def probe(self, requested: str, ctx: RequestContext) -> Probe | None:
         """The lookup for a request, or None when the semantic cache does not apply to it."""
