@@ -8,9 +8,11 @@ instance per embedder name per process, so every route using the same embedder s
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +41,12 @@ class RecentVectors:
     @property
     def dim(self) -> int:
         return self.inner.dim
+
+    def __getattr__(self, attr: str) -> Any:
+        """Everything else is the inner embedder's (its ``session``, ``tokenizer``, ...)."""
+        if attr == "inner":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(attr)
+        return getattr(self.inner, attr)
 
     def recall(self, text: str) -> Vectors | None:
         """The vector of ``text`` if it was embedded recently, else None (never computes)."""
@@ -74,8 +82,8 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_embedder(label: str, load: Callable[[], Embedder]) -> RecentVectors:
-    """The process's one :class:`RecentVectors` for embedder ``label`` (``<model>:<max_tokens>``), loading it with
-    ``load()`` the first time."""
+    """The process's one :class:`RecentVectors` for ``label`` (``<model>:<max_tokens>/threads=<n>``), loading it
+    with ``load()`` the first time."""
     with _SHARED_LOCK:
         found = _SHARED.get(label)
         if found is None:
@@ -83,8 +91,18 @@ def shared_embedder(label: str, load: Callable[[], Embedder]) -> RecentVectors:
         return found
 
 
-def open_shared(model: str, max_tokens: int, threads: int = 1) -> RecentVectors:
-    """:func:`shared_embedder` for catalogue model ``model`` at ``max_tokens`` (built on first use)."""
+def serving_threads() -> int:
+    """onnxruntime threads of a serving embedder: ``WAYFARE_EMBED_THREADS``, else 1 (2 threads were no faster per
+    decision on the 2-core test machine and worse under load)."""
+    threads = os.environ.get("WAYFARE_EMBED_THREADS", "1")
+    if not threads.isdigit() or int(threads) < 1:
+        raise ValueError(f"WAYFARE_EMBED_THREADS must be a positive integer, got {threads!r}")
+    return int(threads)
+
+
+def open_shared(model: str, max_tokens: int, threads: int | None = None) -> RecentVectors:
+    """:func:`shared_embedder` for catalogue model ``model`` at ``max_tokens`` (built on first use), with
+    ``threads`` onnxruntime threads (default :func:`serving_threads`)."""
     from wayfare.embed import load_embedder
     from wayfare.embed.catalogue import resolve
 
@@ -92,4 +110,7 @@ def open_shared(model: str, max_tokens: int, threads: int = 1) -> RecentVectors:
         name = resolve(model).name
     except KeyError:
         name = model  # load_embedder says what is wrong
-    return shared_embedder(f"{name}:{max_tokens}", lambda: load_embedder(name, max_tokens=max_tokens, threads=threads))
+    n = serving_threads() if threads is None else threads
+    return shared_embedder(
+        f"{name}:{max_tokens}/threads={n}", lambda: load_embedder(name, max_tokens=max_tokens, threads=n)
+    )

@@ -11,7 +11,6 @@ The decision never fails a request: on any router error the route's strong model
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from collections import OrderedDict
@@ -81,10 +80,7 @@ def _serving_embedder(name: str) -> Any:
     model, _, tokens = str(label).rpartition(":")
     if not model or not tokens.isdigit():
         model, tokens = str(label), "128"
-    threads = os.environ.get("WAYFARE_EMBED_THREADS", "1")
-    if not threads.isdigit() or int(threads) < 1:
-        raise ValueError(f"WAYFARE_EMBED_THREADS must be a positive integer, got {threads!r}")
-    return open_shared(model, int(tokens), int(threads))
+    return open_shared(model, int(tokens))
 
 
 def _text(content: object) -> str:
