@@ -33,6 +33,7 @@ models:
 routes:
   - {{name: auto, router: default, strong: strong, weak: weak, threshold: 0.0}}
 retry: {{max_retries: 0, cooldown_failures: 1000}}
+fallbacks: {{weak: [strong]}}
 database_url: none
 governance:
   cache:
@@ -144,6 +145,16 @@ def test_numbers_and_negations_must_match(stack: GatewayStack) -> None:
     assert _ask(client, q.replace("buys", "purchases")).headers["x-wayfare-cache"] == "semantic-hit"
     assert _ask(client, "Is it safe to eat raw eggs?").headers["x-wayfare-cache"] == "miss"
     assert _ask(client, "Is it not safe to eat raw eggs?").headers["x-wayfare-cache"] == "miss"
+
+
+def test_a_fallback_answer_is_not_stored(stack: GatewayStack) -> None:
+    client = _sdk(stack, "sk-fallback")
+    stack.mock.fault("up-weak", "500", times=1)
+    first = _ask(client, "Describe the water cycle in two sentences.")
+    assert first.parse().model == "strong" and first.headers["x-wayfare-cache"] == "miss"
+    again = _ask(client, "Describe the water cycle in two sentences.")  # the same text: strong's answer was not kept
+    assert again.headers["x-wayfare-cache"] == "miss" and again.parse().model == "weak"
+    assert _ask(client, "Describe the water cycle in two sentences!").headers["x-wayfare-cache"] == "semantic-hit"
 
 
 def test_routed_prompt_is_embedded_once(stack: GatewayStack) -> None:

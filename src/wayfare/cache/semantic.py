@@ -46,10 +46,10 @@ class Target:
 class Probe:
     """The semantic cache's view of one request: look up before the upstream call, store after it."""
 
-    __slots__ = ("bucket", "cache", "error", "similarity", "target", "text", "vector")
+    __slots__ = ("bucket", "cache", "error", "served", "similarity", "target", "text", "vector")
 
-    def __init__(self, cache: SemanticCache, target: Target, bucket: str, text: str) -> None:
-        self.cache, self.target, self.bucket, self.text = cache, target, bucket, text
+    def __init__(self, cache: SemanticCache, target: Target, bucket: str, text: str, served: str) -> None:
+        self.cache, self.target, self.bucket, self.text, self.served = cache, target, bucket, text, served
         self.vector: Any = None
         self.similarity: float | None = None
         self.error: str | None = None
@@ -70,7 +70,10 @@ class Probe:
         return hit
 
     async def store(self, response: JSON) -> None:
+        """Keep an answer of the model the bucket is for (not a fallback's: the next request would not get it)."""
         if self.vector is None or self.error is not None or not response.get("choices"):
+            return
+        if response.get("model") != self.served:
             return
         try:
             await self.cache.store.put(
@@ -137,4 +140,5 @@ class SemanticCache:
             return None
         caller = None if self.config.share_across_keys else caller_id(ctx.principal, ctx.request_headers)
         exact = guards(text, self.config.exact_numbers, self.config.exact_negations)
-        return Probe(self, target, bucket_key(body, ctx.chosen, caller, target.embedder.name, exact), text)
+        bucket = bucket_key(body, ctx.chosen, caller, target.embedder.name, exact)
+        return Probe(self, target, bucket, text, ctx.chosen)
