@@ -267,7 +267,7 @@ def test_index_is_bounded_and_fast() -> None:
     for i in range(100):
         index.search("b", vectors[i + 20])
     per_search_ms = (time.perf_counter() - t0) * 10
-    assert per_search_ms < 20, per_search_ms  # ~1-2 ms measured on the 2-core machine
+    assert per_search_ms < 20, per_search_ms  # ~0.5 ms measured on the shared 2-core machine
 
 
 def test_index_expiry_and_removal_keep_the_right_rows() -> None:
