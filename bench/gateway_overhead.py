@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import os
 import platform
+import random
 import socket
 import subprocess
 import sys
@@ -116,17 +117,31 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+SC_QUESTION = "What is the capital of France and why did it become the capital?"
+
+
+def _recased(text: str, rng: random.Random) -> str:
+    """``text`` with random letters upper-cased: a new string (the vector memo misses, so the cache embeds it) whose
+    vector is the same (the embedders' tokenizers are uncased), so the semantic cache answers it."""
+    return "".join(c.upper() if rng.random() < 0.3 else c for c in text)
+
+
 async def _one_conn(
-    host: str, port: int, model: str, stop_at: float, lat: list[float], tag: int, path: str = "/v1/chat/completions"
-) -> None:
+    host: str, port: int, model: str, stop_at: float, lat: list[float], tag: int, path: str = "/v1/chat/completions",
+    semantic: str | None = None,
+) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection(host, port)
     i = 0
+    rng = random.Random(time.time_ns() + tag)  # new texts in every phase: nothing is remembered from the last
     try:
         while time.perf_counter() < stop_at:
             i += 1
             request: dict[str, object] = {
                 "model": model, "messages": [{"role": "user", "content": f"prompt {tag}-{i} {time.time_ns()}"}]
             }  # fmt: skip
+            if semantic is not None:  # "miss": distinct prompts; "hit": one question, re-cased each time
+                text = _recased(SC_QUESTION, rng) if semantic == "hit" else f"prompt {tag}-{i} {time.time_ns()}"
+                request = {"model": model, "messages": [{"role": "user", "content": text}], "temperature": 0}
             if path == "/v1/messages":
                 request["max_tokens"] = 64
             elif path == "/v1/responses":
@@ -169,11 +184,14 @@ def run_phase(
     pid: int | None,
     warmup: float = 1.0,
     path: str = "/v1/chat/completions",
+    semantic: str | None = None,
 ) -> Result:
     async def go(duration: float) -> list[float]:
         lat: list[float] = []
         stop_at = time.perf_counter() + duration
-        await asyncio.gather(*(_one_conn("127.0.0.1", port, model, stop_at, lat, c, path) for c in range(conc)))
+        await asyncio.gather(
+            *(_one_conn("127.0.0.1", port, model, stop_at, lat, c, path, semantic) for c in range(conc))
+        )
         return lat
 
     uvloop.run(go(min(warmup, seconds / 2)))  # warm-up (LiteLLM imports modules lazily on its first requests)
@@ -252,6 +270,16 @@ def main() -> None:
     ap.add_argument("--litellm-venv", type=Path, default=Path(tempfile.gettempdir()) / "wayfare-bench-litellm")
     ap.add_argument("--litellm-version", default=LITELLM_VERSION)
     ap.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
+    ap.add_argument(
+        "--semantic-cache",
+        action="store_true",
+        help="also measure the semantic cache (misses, hits; on a model and on route `auto`)",
+    )
+    ap.add_argument(
+        "--semantic-embedder",
+        default="minilm-l6-int8",
+        help="its embedder (static-tl-256: the shipped router's, so a routed prompt is embedded once)",
+    )
     args = ap.parse_args()
     ncpu = len(os.sched_getaffinity(0))
     gw_cpu, mock_cpu = (0, 1) if ncpu >= 2 else (None, None)
@@ -262,16 +290,24 @@ def main() -> None:
         mock_port, gw_port = free_port(), free_port()
         db = "none" if args.log == "none" else f"sqlite:///{tmp}/bench.db"
         up = f"base_url: 'http://127.0.0.1:{mock_port}/v1'"
+        sc = args.semantic_cache
         Path(tmp, "wayfare.yaml").write_text(
             f"models:\n"
             f"  - {{name: mock-strong, {up}, input_price: 10, output_price: 30}}\n"
             f"  - {{name: mock-weak, {up}, input_price: 0.5, output_price: 1.5}}\n"
             f"  - {{name: mock-pair, model: mock-weak, id: pair-a, {up}, input_price: 0.5, output_price: 1.5}}\n"
             f"  - {{name: mock-pair, model: mock-weak, id: pair-b, {up}, input_price: 0.5, output_price: 1.5}}\n"
-            f"routes:\n  - {{name: auto, router: {args.router}, strong: mock-strong, weak: mock-weak}}\n"
+            + (
+                f"  - {{name: mock-weak-sc, model: mock-weak, {up}, input_price: 0.5, output_price: 1.5}}\n"
+                if sc
+                else ""
+            )
+            + f"routes:\n  - {{name: auto, router: {args.router}, strong: mock-strong, weak: mock-weak}}\n"
             f"  - {{name: auto-q, router: {args.router}, strong: mock-strong, weak: mock-weak, shadow: {{sample: 0}},\n"
             f"     quality: {{min_labels: 200, recheck_every: 50, period_seconds: 1}}}}\n"
-            f"database_url: '{db}'\n"
+            + (f"  - {{name: auto-sc, router: {args.router}, strong: mock-strong, weak: mock-weak}}\n" if sc else "")
+            + f"database_url: '{db}'\n"
+            + (semantic_config(args) if sc else "")
         )
         if args.log == "sqlite":  # the quality route's controller replays 3,000 labelled pairs every second
             from wayfare.quality.testing import seed_labels
@@ -300,6 +336,13 @@ def main() -> None:
                 if args.log == "sqlite":
                     name = f"wayfare, routing on ({args.router}) + quality target"
                     results.append(run_phase(name, gw_port, "auto-q", conc, args.seconds, proxy.pid))
+                if args.semantic_cache:
+                    emb = args.semantic_embedder
+                    for model, what in (("mock-weak-sc", "routing off"), ("auto-sc", f"routing on ({args.router})")):
+                        for result in ("miss", "hit"):
+                            name = f"wayfare, {what}, semantic cache {result} ({emb})"
+                            results.append(run_phase(name, gw_port, model, conc, args.seconds, proxy.pid,
+                                                     semantic=result))  # fmt: skip
             stop(proxy)
             if litellm_exe is not None:
                 port = free_port()
@@ -317,6 +360,16 @@ def main() -> None:
             stop(proxy)
             stop(mock)
     render(results, args, ncpu, gw_cpu, mock_cpu, started)
+
+
+def semantic_config(args: argparse.Namespace) -> str:
+    """The semantic cache on model `mock-weak-sc` and route `auto-sc` (copies of `mock-weak` and `auto`; the other
+    phases' names stay uncached). static-tl-256 has no measured default threshold: 0.95 is set for it."""
+    threshold = "" if args.semantic_embedder == "minilm-l6-int8" else ", threshold: 0.95"
+    return (
+        f"governance:\n  cache:\n    semantic: {{routes: [mock-weak-sc, auto-sc], embedder: {args.semantic_embedder}"
+        f"{threshold}, ttl_s: 3600, max_entries: 10000}}\n"
+    )
 
 
 def render(

@@ -288,6 +288,9 @@ class GatewayConfig(_Strict):
         unknown = sorted(set(self.load_balancing.models) - known)
         if unknown:
             raise ValueError(f"load_balancing.models: {', '.join(unknown)} is not a configured model")
+        for target in self.governance.cache.semantic.routes:
+            if target not in known and target not in route_names:
+                raise ValueError(f"governance.cache.semantic.routes: {target!r} is not a configured model or route")
         return self
 
     def model(self, name: str) -> ModelConfig:

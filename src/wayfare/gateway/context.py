@@ -126,6 +126,7 @@ class RequestContext:
         error_class: str | None = None,
         stream: bool = False,
         cache_hit: bool = False,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         d = self.decision
         if error_class is None and d is not None and d.error is not None:
@@ -165,6 +166,7 @@ class RequestContext:
                 **({"api": self.api} if self.api else {}),
                 **({"deployment": self.deployment} if self.deployment is not None else {}),
                 **({"upstream_headers": self.surfaced} if self.surfaced else {}),
+                **(extra or {}),
             },
         )
         with contextlib.suppress(Exception):  # observability must never fail a request

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 import orjson
 from starlette.responses import Response, StreamingResponse
 
+from wayfare.cache import semantic
 from wayfare.data.prices import PriceTable
 from wayfare.gateway.config import GatewayConfig, ModelConfig
 from wayfare.gateway.context import RequestContext, fmt
@@ -61,6 +62,7 @@ class Gateway:
         self.gov = governance or Governance.from_config(
             config.governance, database_url=config.database_url, redis_url=config.redis_url, pricing=self.pricing
         )
+        self.semantic = semantic.SemanticCache.for_gateway(self)  # None unless governance.cache.semantic.routes
         self.observer = Observer(config.observability)  # metrics, dashboard, prompt previews
         self.tracing = self.observer.tracing  # None unless observability.tracing.enabled
         self.shadow = ShadowRunner.for_gateway(self)  # None unless a route has `shadow:` (and there is a store)
@@ -89,6 +91,8 @@ class Gateway:
         await self.client.aclose()
         await self.deployments.usage.aclose()
         self.router.close()  # the routes' scoring threads
+        if self.semantic is not None:
+            self.semantic.close()
         if self.reloader is not None:
             for rt in self.reloader.original.values():
                 rt.close()
@@ -162,21 +166,21 @@ class Gateway:
                 return exc.response()
             if not body.get("stream") or endpoint == "embeddings":
                 ckey = self.gov.cache_key_for(name, endpoint, body)
-                if ckey is not None:
-                    return await self._unary(ctx, chain, ckey)
+                probe = self.semantic.probe(name, ctx) if self.semantic is not None else None
+                if ckey is not None or probe is not None:
+                    return await self._unary(ctx, chain, ckey, probe)
         if body.get("stream") and endpoint != "embeddings":
             return await self._stream(ctx, chain)
         return await self._unary(ctx, chain)
 
-    async def _unary(self, ctx: RequestContext, chain: list[str], cache_key: str | None = None) -> Response:
+    async def _unary(
+        self, ctx: RequestContext, chain: list[str], cache_key: str | None = None, probe: semantic.Probe | None = None
+    ) -> Response:
         if cache_key is not None and self.gov is not None and (hit := await self.gov.cache_get(cache_key)):
-            tokens = usage_tokens(hit.get("usage"))
-            _, counterfactual = ctx.costs(hit.get("model", ctx.chosen), tokens)
-            headers = {**ctx.headers_for(hit.get("model", ctx.chosen)), "x-wayfare-cache": "hit"}
-            headers["x-wayfare-cost-usd"], headers["x-wayfare-saved-usd"] = "0", fmt(counterfactual)
-            ctx.log(status=200, model=hit.get("model", ctx.chosen), attempts=[], tokens=tokens, cost=0.0,
-                    counterfactual=counterfactual, cache_hit=True)  # fmt: skip
-            return Response(orjson.dumps(hit), media_type=_JSON, headers=headers)
+            return _from_cache(ctx, hit, {"x-wayfare-cache": "hit"})
+        if probe is not None and (hit := await probe.lookup()) is not None:
+            label = {"x-wayfare-cache": "semantic-hit", "x-wayfare-cache-similarity": f"{probe.similarity:.4f}"}
+            return _from_cache(ctx, hit, label, probe.metadata(True))
 
         async def call(dep_id: str) -> JSON:
             dep = self.deployments.by_id[dep_id]
@@ -221,9 +225,13 @@ class Gateway:
         if cost is not None:
             headers["x-wayfare-cost-usd"] = fmt(cost)
             headers["x-wayfare-saved-usd"] = fmt(counterfactual - cost)
-        ctx.log(status=200, model=used, attempts=attempts, tokens=tokens, cost=cost, counterfactual=counterfactual)
+        ctx.log(status=200, model=used, attempts=attempts, tokens=tokens, cost=cost, counterfactual=counterfactual,
+                extra=probe.metadata(False) if probe is not None else None)  # fmt: skip
         if cache_key is not None and self.gov is not None:
             await self.gov.cache_put(cache_key, result)
+            headers["x-wayfare-cache"] = "miss"
+        if probe is not None:
+            await probe.store(result)
             headers["x-wayfare-cache"] = "miss"
         shadow = None  # runs after the response is sent (Starlette's background task)
         if self.shadow is not None and ctx.decision is not None:
@@ -328,3 +336,14 @@ def _usage(config: GatewayConfig) -> UsageBook:
 
         return RedisUsage(connect_redis(config.redis_url), config.governance.redis_prefix)
     return LocalUsage()
+
+
+def _from_cache(ctx: RequestContext, hit: JSON, extra: dict[str, str], meta: JSON | None = None) -> Response:
+    """A cached response: costs nothing, saves what the route's most expensive model would have cost."""
+    model = hit.get("model", ctx.chosen)
+    tokens = usage_tokens(hit.get("usage"))
+    _, counterfactual = ctx.costs(model, tokens)
+    headers = {**ctx.headers_for(model), **extra, "x-wayfare-cost-usd": "0", "x-wayfare-saved-usd": fmt(counterfactual)}
+    ctx.log(status=200, model=model, attempts=[], tokens=tokens, cost=0.0, counterfactual=counterfactual,
+            cache_hit=True, extra=meta)  # fmt: skip
+    return Response(orjson.dumps(hit), media_type=_JSON, headers=headers)

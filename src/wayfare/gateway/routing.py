@@ -11,7 +11,6 @@ The decision never fails a request: on any router error the route's strong model
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import time
 from collections import OrderedDict
@@ -76,15 +75,12 @@ def _serving_embedder(name: str) -> Any:
     label = (meta.get("embedder") or {}).get("name")
     if not label:
         return None
-    from wayfare.embed import load_embedder
+    from wayfare.cache.vectors import open_shared  # one instance per embedder: the semantic cache reuses vectors
 
     model, _, tokens = str(label).rpartition(":")
     if not model or not tokens.isdigit():
         model, tokens = str(label), "128"
-    threads = os.environ.get("WAYFARE_EMBED_THREADS", "1")
-    if not threads.isdigit() or int(threads) < 1:
-        raise ValueError(f"WAYFARE_EMBED_THREADS must be a positive integer, got {threads!r}")
-    return load_embedder(model, max_tokens=int(tokens), threads=int(threads))
+    return open_shared(model, int(tokens))
 
 
 def _text(content: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wayfare.cache.config import SemanticCacheConfig
 from wayfare.governance.periods import BudgetPeriod
 
 
@@ -29,6 +30,8 @@ class CacheConfig(_Strict):
     """In-process LRU size (ignored with Redis, which evicts by TTL)."""
     force: bool = False
     """Cache even when temperature > 0 (a missing temperature counts as OpenAI's default, 1)."""
+    semantic: SemanticCacheConfig = SemanticCacheConfig()
+    """Reuse answers for similar prompts (docs/GATEWAY.md "Semantic cache")."""
 
 
 class GovernanceConfig(_Strict):
@@ -50,4 +53,4 @@ class GovernanceConfig(_Strict):
     @property
     def active(self) -> bool:
         """Whether anything here needs the request path (model limits, team budgets or a cache)."""
-        return bool(self.model_limits or self.teams or self.cache.routes)
+        return bool(self.model_limits or self.teams or self.cache.routes or self.cache.semantic.routes)

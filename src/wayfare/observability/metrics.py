@@ -100,6 +100,12 @@ class GatewayMetrics:
             "wayfare_fallbacks", "Requests answered (or last tried) by a fallback model.", ["model"], registry=r
         )
         self.cache_hits = Counter("wayfare_cache_hits", "Responses served from the cache.", ["route"], registry=r)
+        self.semantic_cache = Counter(
+            "wayfare_semantic_cache_lookups",
+            "Semantic cache lookups by result (hit, miss).",
+            ["route", "result"],
+            registry=r,
+        )
         self.rejections = Counter(
             "wayfare_rejections", "Requests refused by governance (budget, rate_limit).", ["reason"], registry=r
         )
@@ -189,6 +195,9 @@ class GatewayMetrics:
             self.fallbacks.labels(model).inc()
         if rec.cache_hit:
             self.cache_hits.labels(route).inc()
+        semantic = rec.metadata.get("cache")
+        if semantic in ("semantic", "semantic-miss"):
+            self.semantic_cache.labels(route, "hit" if rec.cache_hit else "miss").inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
