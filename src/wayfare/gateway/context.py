@@ -110,9 +110,9 @@ class RequestContext:
             return
         for a in attempts:
             if a.deployment is not None:
-                metrics.deployment_attempts.labels(a.model, a.deployment, a.error_class or "error").inc()
+                metrics.deployment_attempt(a.model, a.deployment, a.error_class or "error")
         if status < 400 and self.deployment is not None:
-            metrics.deployment_attempts.labels(model, self.deployment, "ok").inc()
+            metrics.deployment_attempt(model, self.deployment, "ok")
 
     def log(
         self,

@@ -185,14 +185,20 @@ class Gateway:
         async def call(dep_id: str) -> JSON:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
-            await self._count_request(dep)
+            if dep.limited:
+                await self.deployments.usage.add(dep.id, 1, 0)
             UPSTREAM_HEADERS.set(None)
-            with ctx.attempt_span(dep.model), dep.track() as first_byte:
-                result = await dep.provider.request(
-                    ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
-                )
-                first_byte()
-                return result
+            t0 = time.perf_counter()
+            dep.in_flight += 1
+            try:
+                with ctx.attempt_span(dep.model):
+                    result = await dep.provider.request(
+                        ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
+                    )
+            finally:
+                dep.in_flight -= 1
+            dep.first_byte(t0)
+            return result
 
         t_up = time.perf_counter()
         try:
@@ -246,12 +252,18 @@ class Gateway:
         async def call(dep_id: str) -> ChunkStream:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
-            await self._count_request(dep)
+            if dep.limited:
+                await self.deployments.usage.add(dep.id, 1, 0)
             UPSTREAM_HEADERS.set(None)
-            with ctx.attempt_span(dep.model), dep.track() as first_byte:  # to the first chunk
-                opened = await dep.provider.stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
-                first_byte()
-            dep.in_flight += 1  # until the relay ends
+            t0 = time.perf_counter()
+            dep.in_flight += 1  # until the relay ends (or the stream fails to open)
+            try:
+                with ctx.attempt_span(dep.model):  # to the first chunk
+                    opened = await dep.provider.stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
+            except BaseException:
+                dep.in_flight -= 1
+                raise
+            dep.first_byte(t0)
             return opened
 
         t_up = time.perf_counter()
@@ -315,11 +327,6 @@ class Gateway:
                 )
 
         return StreamingResponse(relay(), media_type="text/event-stream", headers=ctx.headers_for(used))
-
-    async def _count_request(self, dep: Deployment) -> None:
-        """One more request on a deployment with a quota (rpm/tpm) this minute."""
-        if dep.limited:
-            await self.deployments.usage.add(dep.id, 1, 0)
 
     def _count_tokens(self, dep: Deployment, tokens: tuple[int, int]) -> None:
         """The tokens of an answered request, counted off the request path."""

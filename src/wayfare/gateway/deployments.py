@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wayfare.gateway.config import GatewayConfig, ModelConfig, Strategy
@@ -39,21 +38,11 @@ class Deployment:
     alpha: float = 0.3
     """Weight of the newest sample in ``ttfb_ms``."""
 
-    @contextmanager
-    def track(self) -> Iterator[Callable[[], None]]:
-        """Counts one attempt in flight until the block ends; call the yielded function at the first byte to
-        update the latency average."""
-        self.in_flight += 1
-        t0 = time.perf_counter()
-
-        def first_byte() -> None:
-            ms = (time.perf_counter() - t0) * 1000
-            self.ttfb_ms = ms if self.ttfb_ms is None else self.alpha * ms + (1 - self.alpha) * self.ttfb_ms
-
-        try:
-            yield first_byte
-        finally:
-            self.in_flight -= 1
+    def first_byte(self, t0: float) -> None:
+        """Update the latency average with an attempt that started at ``t0`` (``time.perf_counter``) and got its
+        first byte now."""
+        ms = (time.perf_counter() - t0) * 1000
+        self.ttfb_ms = ms if self.ttfb_ms is None else self.alpha * ms + (1 - self.alpha) * self.ttfb_ms
 
     @property
     def limited(self) -> bool:
@@ -83,10 +72,7 @@ class DeploymentPool:
         self.limited = any(d.limited for d in self.deployments)
         # the hot path of a one-deployment model without a quota: no strategy, no usage lookup
         self.single = len(self.deployments) == 1 and not self.limited
-
-    @property
-    def ids(self) -> list[str]:
-        return [d.id for d in self.deployments]
+        self.ids = [d.id for d in self.deployments]
 
     async def order(self, available: Callable[[str], bool]) -> list[str]:
         """Deployment ids in the order to try them; empty when every one is at its quota (see :meth:`exhausted`)."""
@@ -155,6 +141,11 @@ class Deployments:
 
     def ids(self, model: str) -> list[str]:
         return self.pools[model].ids
+
+    def fixed(self, model: str) -> list[str] | None:
+        """The order when it needs no strategy (one deployment, no quota), else None."""
+        pool = self.pools[model]
+        return pool.ids if pool.single else None
 
     async def order(self, model: str, available: Callable[[str], bool]) -> list[str]:
         return await self.pools[model].order(available)

@@ -35,6 +35,10 @@ class Targets(Protocol):
 
     def ids(self, model: str) -> list[str]: ...
 
+    def fixed(self, model: str) -> list[str] | None:
+        """The order without asking :meth:`order` (a model with one deployment and no quota), else None."""
+        ...
+
     async def order(self, model: str, available: Callable[[str], bool]) -> list[str]:
         """Empty when none may take the request (every one at its quota): :meth:`exhausted` says why."""
         ...
@@ -113,7 +117,7 @@ class RetryExecutor:
         attempts: list[Attempt] = []
         last: ProviderError | None = None
         for model in chain:
-            order = await targets.order(model, available) if targets is not None else [model]
+            order = [model] if targets is None else targets.fixed(model) or await targets.order(model, available)
             if not order:
                 assert targets is not None
                 last = targets.exhausted(model)

@@ -136,6 +136,15 @@ class GatewayMetrics:
             "error class).", ["model", "deployment", "outcome"], registry=r,
         )  # fmt: skip
         self._children: dict[tuple[str, str, int, str], _Children] = {}
+        self._attempts: dict[tuple[str, str, str], Any] = {}
+
+    def deployment_attempt(self, model: str, deployment: str, outcome: str) -> None:
+        """Count one upstream attempt on a deployment (``ok`` or its error class)."""
+        key = (model, deployment, outcome)
+        child = self._attempts.get(key)
+        if child is None:
+            child = self._attempts[key] = self.deployment_attempts.labels(model, deployment, outcome)
+        child.inc()
 
     def _bind(self, route: str, model: str, status: int, endpoint: str) -> _Children:
         c = _Children(
