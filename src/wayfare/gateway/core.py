@@ -185,11 +185,7 @@ class Gateway:
         async def call(dep_id: str) -> JSON:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
-            if dep.limited:
-                await self.deployments.usage.add(dep.id, 1, 0)
-            UPSTREAM_HEADERS.set(None)
-            t0 = time.perf_counter()
-            dep.in_flight += 1
+            t0 = await self._begin_attempt(dep)
             try:
                 with ctx.attempt_span(dep.model):
                     result = await dep.provider.request(
@@ -252,11 +248,7 @@ class Gateway:
         async def call(dep_id: str) -> ChunkStream:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
-            if dep.limited:
-                await self.deployments.usage.add(dep.id, 1, 0)
-            UPSTREAM_HEADERS.set(None)
-            t0 = time.perf_counter()
-            dep.in_flight += 1  # until the relay ends (or the stream fails to open)
+            t0 = await self._begin_attempt(dep)  # in flight until the relay ends (or the stream fails to open)
             try:
                 with ctx.attempt_span(dep.model):  # to the first chunk
                     opened = await dep.provider.stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
@@ -327,6 +319,14 @@ class Gateway:
                 )
 
         return StreamingResponse(relay(), media_type="text/event-stream", headers=ctx.headers_for(used))
+
+    async def _begin_attempt(self, dep: Deployment) -> float:
+        """Count an attempt on ``dep`` (in flight; one request of its quota) and return its start time."""
+        if dep.limited:
+            await self.deployments.usage.add(dep.id, 1, 0)
+        UPSTREAM_HEADERS.set(None)  # what the provider surfaces for this attempt
+        dep.in_flight += 1
+        return time.perf_counter()
 
     def _count_tokens(self, dep: Deployment, tokens: tuple[int, int]) -> None:
         """The tokens of an answered request, counted off the request path."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import orjson
 
@@ -18,6 +16,7 @@ from wayfare.providers.errors import ProviderError
 from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, post, transport_error
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
+from wayfare.providers.translated import TranslatedChunkStream
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -70,15 +69,13 @@ class AnthropicProvider:
         return stream
 
 
-class AnthropicChunkStream:
+class AnthropicChunkStream(TranslatedChunkStream):
     """OpenAI chunks translated from a Messages API event stream."""
 
     def __init__(self, response: aiohttp.ClientResponse, provider: str, translator: StreamTranslator) -> None:
-        self.response = response
-        self.provider = provider
+        super().__init__(response, provider)
         self.translator = translator
         self._events = iter_sse(response)
-        self._pending: list[JSON] = []
 
     async def _fill(self) -> bool:
         """Read events until some chunks are pending; False at the end of the stream."""
@@ -110,24 +107,5 @@ class AnthropicChunkStream:
             raise ProviderError(f"{self.provider} stream ended before message_stop", error_class="stream_incomplete")
         return False
 
-    async def prime(self) -> None:
-        try:
-            await self._fill()
-        except BaseException:
-            await self.aclose()
-            raise
-
-    async def __aiter__(self) -> AsyncIterator[JSON]:
-        try:
-            while self._pending or await self._fill():
-                chunks, self._pending = self._pending, []
-                for chunk in chunks:
-                    yield chunk
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if self.translator.finished:
-            self.response.release()
-        else:
-            self.response.close()
+    def _read_to_end(self) -> bool:
+        return self.translator.finished

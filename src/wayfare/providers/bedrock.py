@@ -10,7 +10,7 @@ are translated both ways (:mod:`bedrock_translate`); the stream is AWS's binary 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ from wayfare.providers.bedrock_translate import (
 from wayfare.providers.errors import ProviderError, from_status
 from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, timeout_for, transport_error
 from wayfare.providers.openai_compat import parse_json_body
+from wayfare.providers.translated import TranslatedChunkStream
 
 __all__ = ["BedrockChunkStream", "BedrockProvider", "BedrockSetupError"]
 
@@ -159,18 +160,16 @@ class BedrockProvider:
         return stream
 
 
-class BedrockChunkStream:
+class BedrockChunkStream(TranslatedChunkStream):
     """OpenAI chunks translated from a ConverseStream event stream (frames decoded by botocore's parser)."""
 
     def __init__(self, response: aiohttp.ClientResponse, provider: str, translator: StreamTranslator) -> None:
         from botocore.eventstream import EventStreamBuffer, ParserError
 
-        self.response = response
-        self.provider = provider
+        super().__init__(response, provider)
         self.translator = translator
         self._buffer = EventStreamBuffer()
         self._parser_error = ParserError
-        self._pending: list[JSON] = []
         self._eof = False
 
     def _event(self, headers: Mapping[str, Any], payload: bytes) -> list[JSON]:
@@ -221,24 +220,5 @@ class BedrockChunkStream:
             raise ProviderError(f"{self.provider} stream ended before messageStop", error_class="stream_incomplete")
         return False
 
-    async def prime(self) -> None:
-        try:
-            await self._fill()
-        except BaseException:
-            await self.aclose()
-            raise
-
-    async def __aiter__(self) -> AsyncIterator[JSON]:
-        try:
-            while self._pending or await self._fill():
-                chunks, self._pending = self._pending, []
-                for chunk in chunks:
-                    yield chunk
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._eof:
-            self.response.release()  # fully read: the connection goes back to the pool
-        else:
-            self.response.close()
+    def _read_to_end(self) -> bool:
+        return self._eof

@@ -11,7 +11,7 @@ error reaches the OpenAI SDK readably; a ``RetryInfo.retryDelay`` becomes the re
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -31,6 +31,7 @@ from wayfare.providers.google_auth import CredentialsError, TokenSource, load_cr
 from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, post, transport_error
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
+from wayfare.providers.translated import TranslatedChunkStream
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 T = TypeVar("T")
@@ -204,15 +205,13 @@ class VertexProvider(GoogleProvider):
         return True
 
 
-class GeminiChunkStream:
+class GeminiChunkStream(TranslatedChunkStream):
     """OpenAI chunks translated from a ``streamGenerateContent?alt=sse`` event stream."""
 
     def __init__(self, response: aiohttp.ClientResponse, provider: str, translator: StreamTranslator) -> None:
-        self.response = response
-        self.provider = provider
+        super().__init__(response, provider)
         self.translator = translator
         self._events = iter_sse(response)
-        self._pending: list[JSON] = []
         self._ended = False
 
     def _event(self, data: str) -> list[JSON]:
@@ -255,24 +254,5 @@ class GeminiChunkStream:
         self._pending.extend(self.translator.end())
         return bool(self._pending)
 
-    async def prime(self) -> None:
-        try:
-            await self._fill()
-        except BaseException:
-            await self.aclose()
-            raise
-
-    async def __aiter__(self) -> AsyncIterator[JSON]:
-        try:
-            while self._pending or await self._fill():
-                chunks, self._pending = self._pending, []
-                for chunk in chunks:
-                    yield chunk
-        finally:
-            await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._ended:
-            self.response.release()
-        else:
-            self.response.close()
+    def _read_to_end(self) -> bool:
+        return self._ended
