@@ -10,7 +10,8 @@ import openai
 import pytest
 
 from wayfare.gateway.testing import GatewayStack
-from wayfare.providers.anthropic_translate import StreamTranslator, TranslationError, to_messages_request
+from wayfare.providers.anthropic_translate import StreamTranslator, to_messages_request
+from wayfare.providers.translation import TranslationError
 
 CONFIG = """
 models:

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from wayfare.gateway.chat_stream import chat_chunks, is_error
 from wayfare.providers.anthropic_inbound import MessagesStreamWriter, from_messages_request, to_messages_response
-from wayfare.providers.anthropic_translate import TranslationError
+from wayfare.providers.translation import TranslationError
 
 ERROR_TYPES = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",

@@ -7,7 +7,6 @@ import orjson
 
 from wayfare.providers.anthropic_translate import (
     StreamTranslator,
-    TranslationError,
     from_messages_response,
     to_messages_request,
 )
@@ -17,6 +16,7 @@ from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, p
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
 from wayfare.providers.translated import TranslatedChunkStream
+from wayfare.providers.translation import TranslationError
 
 ANTHROPIC_VERSION = "2023-06-01"
 

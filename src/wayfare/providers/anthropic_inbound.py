@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from wayfare.providers.anthropic_translate import STOP_REASONS, TranslationError
+from wayfare.providers.anthropic_translate import STOP_REASONS
 from wayfare.providers.base import JSON
+from wayfare.providers.translation import TranslationError
 
 # the same tables as the OpenAI -> Anthropic direction, read backwards
 _STOP_BACK = {v: k for k, v in STOP_REASONS.items() if k != "stop_sequence"} | {"content_filter": "refusal"}

@@ -8,16 +8,13 @@ from typing import Any
 import orjson
 
 from wayfare.providers.base import JSON
+from wayfare.providers.translation import TranslationError, tool_call
 
 DEFAULT_MAX_TOKENS = 4096
 RESPONSE_TOOL = "wayfare_json_response"
 """The Messages API has no ``response_format``: a JSON reply is asked for as the forced input of this one tool, and
 its input comes back as the message text (the emulation LiteLLM and Anthropic's docs describe)."""
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
-
-
-class TranslationError(ValueError):
-    """The OpenAI request cannot be expressed in the Messages API (the client gets a 400)."""
 
 
 def _image_block(part: JSON) -> JSON:
@@ -78,12 +75,8 @@ def to_messages_request(body: JSON, model: str) -> JSON:
             raise TranslationError(f"message role {role!r} is not supported by the Anthropic Messages API")
         blocks = _blocks(m.get("content"))
         for call in m.get("tool_calls") or []:
-            fn = call.get("function") or {}
-            try:
-                args = orjson.loads(fn.get("arguments") or "{}")
-            except orjson.JSONDecodeError:
-                raise TranslationError(f"tool call {call.get('id')!r} has arguments that are not JSON") from None
-            blocks.append({"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": args})
+            call_id, name, args = tool_call(call)
+            blocks.append({"type": "tool_use", "id": call_id, "name": name, "input": args})
         messages.append({"role": role, "content": blocks})
     out: JSON = {"model": model, "messages": messages}
     out["max_tokens"] = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS

@@ -22,7 +22,6 @@ from wayfare.providers.base import JSON, Endpoint
 from wayfare.providers.bedrock_auth import BedrockSetupError, SigV4Signer, make_signer
 from wayfare.providers.bedrock_translate import (
     StreamTranslator,
-    TranslationError,
     from_converse_response,
     to_converse_request,
 )
@@ -30,6 +29,7 @@ from wayfare.providers.errors import ProviderError, from_status
 from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, timeout_for, transport_error
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.translated import TranslatedChunkStream
+from wayfare.providers.translation import TranslationError
 
 __all__ = ["BedrockChunkStream", "BedrockProvider", "BedrockSetupError"]
 

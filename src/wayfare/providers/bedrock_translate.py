@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from wayfare.providers.base import JSON
+from wayfare.providers.translation import TranslationError, tool_call
 
 RESPONSE_TOOL = "wayfare_json_response"
 """Converse has no ``response_format`` that every model honours: a JSON reply is asked for as the forced input of
@@ -29,10 +30,6 @@ STOP_REASONS = {
 }
 _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif",
                   "image/webp": "webp"}  # fmt: skip
-
-
-class TranslationError(ValueError):
-    """The OpenAI request cannot be expressed in the Converse API (the client gets a 400)."""
 
 
 def _image_block(part: JSON) -> JSON:
@@ -77,12 +74,8 @@ def _tool_result(m: JSON) -> JSON:
 def _tool_uses(m: JSON) -> list[JSON]:
     uses = []
     for call in m.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        try:
-            args = orjson.loads(fn.get("arguments") or "{}")
-        except orjson.JSONDecodeError:
-            raise TranslationError(f"tool call {call.get('id')!r} has arguments that are not JSON") from None
-        uses.append({"toolUse": {"toolUseId": call.get("id"), "name": fn.get("name"), "input": args}})
+        call_id, name, args = tool_call(call)
+        uses.append({"toolUse": {"toolUseId": call_id, "name": name, "input": args}})
     return uses
 
 

@@ -23,7 +23,6 @@ from wayfare.providers.errors import ProviderError
 from wayfare.providers.gemini_translate import (
     PromptBlocked,
     StreamTranslator,
-    TranslationError,
     from_generate_content,
     to_generate_content,
 )
@@ -32,6 +31,7 @@ from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, p
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
 from wayfare.providers.translated import TranslatedChunkStream
+from wayfare.providers.translation import TranslationError
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 T = TypeVar("T")

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from wayfare.providers.base import JSON
+from wayfare.providers.translation import TranslationError, tool_call
 
 SIGNATURE_SEP = "__ts__"
 FINISH_REASONS = {
@@ -37,10 +38,6 @@ FINISH_REASONS = {
 """Google's ``finishReason`` -> OpenAI's ``finish_reason`` (anything else is ``stop``; ``tool_calls`` when the
 candidate called functions)."""
 _TOOL_MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
-
-
-class TranslationError(ValueError):
-    """The OpenAI request cannot be expressed as a ``generateContent`` request (the client gets a 400)."""
 
 
 class PromptBlocked(Exception):
@@ -123,15 +120,11 @@ def _function_response(message: JSON, names: dict[str, str]) -> JSON:
 def _model_parts(message: JSON, names: dict[str, str]) -> list[JSON]:
     parts = _parts(message.get("content"))
     for call in message.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        try:
-            args = orjson.loads(fn.get("arguments") or "{}")
-        except orjson.JSONDecodeError:
-            raise TranslationError(f"tool call {call.get('id')!r} has arguments that are not JSON") from None
-        call_id = str(call.get("id") or "")
-        names[call_id] = str(fn.get("name"))
+        raw_id, name, args = tool_call(call)
+        call_id = str(raw_id or "")
+        names[call_id] = str(name)
         _, signature = split_call_id(call_id)
-        part: JSON = {"functionCall": {"name": fn.get("name"), "args": args}}
+        part: JSON = {"functionCall": {"name": name, "args": args}}
         if signature:
             part["thoughtSignature"] = signature
         parts.append(part)
