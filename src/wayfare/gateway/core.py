@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Mapping
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-from wayfare.cache import semantic
 from wayfare.data.prices import PriceTable
+from wayfare.gateway import semantic_cache as semantic
 from wayfare.gateway.config import GatewayConfig, ModelConfig
 from wayfare.gateway.context import RequestContext, fmt
 from wayfare.gateway.cost import Pricing, usage_tokens
