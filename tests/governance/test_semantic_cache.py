@@ -1,7 +1,8 @@
 """The semantic response cache through a real gateway on 127.0.0.1 (mock upstream, openai SDK, httpx): a reworded
 question gets the cached answer with its headers, log record and metric; different questions, callers, models,
-system prompts, parameters, earlier turns, numbers and temperatures do not; entries expire; a routed prompt is
-embedded once; two replicas share entries through the real Redis."""
+system prompts, parameters, earlier turns, numbers and temperatures do not; streamed answers are stored and hits
+replayed as streams; entries expire; a routed prompt is embedded once; two replicas share entries through the real
+Redis."""
 
 from __future__ import annotations
 
@@ -128,13 +129,44 @@ def test_what_must_match_exactly(stack: GatewayStack) -> None:
     assert "x-wayfare-cache" not in warm.headers  # temperature > 0: not consulted
     default_temperature = client.chat.completions.with_raw_response.create(model="weak", messages=_user(reworded))
     assert "x-wayfare-cache" not in default_temperature.headers
-    stream = client.chat.completions.with_raw_response.create(
-        model="weak", messages=_user(reworded), temperature=0, stream=True
-    )
-    assert "x-wayfare-cache" not in stream.headers
     # the same earlier turns and a reworded last message hit what the "earlier turns" request stored
     turns = [*_user("hello"), {"role": "assistant", "content": "hi"}, *_user(base)]
     assert _ask(client, base, messages=turns).headers["x-wayfare-cache"] == "semantic-hit"
+
+
+def _stream(client: openai.OpenAI, text: str, **kw: Any) -> tuple[str, list[Any], Any]:
+    """(the x-wayfare-cache header, the chunks, the raw response) of a streamed question at temperature 0."""
+    with client.chat.completions.with_streaming_response.create(
+        model="weak", messages=_user(text), temperature=0, stream=True, stream_options={"include_usage": True}, **kw
+    ) as resp:
+        return resp.headers["x-wayfare-cache"], list(resp.parse()), resp
+
+
+def _text(chunks: list[Any]) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_streams_are_stored_and_served_as_streams(stack: GatewayStack) -> None:
+    client = _sdk(stack, "sk-streams")
+    question = "Explain what a hash table is in one sentence."
+    reworded = "Explain in one sentence what a hash table is."
+    header, chunks, _ = _stream(client, question)
+    assert header == "miss" and _text(chunks)
+    calls = len(stack.upstream_bodies())
+    plain = _ask(client, reworded)  # the streamed answer, collected, answers a plain request...
+    assert plain.headers["x-wayfare-cache"] == "semantic-hit"
+    assert plain.parse().choices[0].message.content == _text(chunks)
+    header, replay, raw = _stream(client, reworded)  # ... and a streamed one, as a stream with its usage chunk
+    assert header == "semantic-hit" and _text(replay) == _text(chunks)
+    assert replay[-1].usage is not None and replay[-1].usage.total_tokens == chunks[-1].usage.total_tokens
+    assert raw.headers["x-wayfare-cost-usd"] == "0" and len(stack.upstream_bodies()) == calls
+    rec = _record(stack, raw.headers["x-wayfare-request-id"])
+    assert rec.stream and rec.cache_hit and rec.metadata["cache"] == "semantic"
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    header, chunks, _ = _stream(client, "Look up the weather in Paris.", tools=tools)
+    assert header == "miss" and any(c.choices and c.choices[0].delta.tool_calls for c in chunks)
+    again = _ask(client, "Look up the weather in Paris.", tools=tools)  # tool calls streamed in pieces: not kept
+    assert again.headers["x-wayfare-cache"] == "miss"
 
 
 def test_numbers_and_negations_must_match(stack: GatewayStack) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Mapping
 import orjson
 from starlette.responses import Response, StreamingResponse
 
+from wayfare.cache.stream import ChunkCollector
 from wayfare.data.prices import PriceTable
 from wayfare.gateway import semantic_cache as semantic
 from wayfare.gateway.config import GatewayConfig, ModelConfig
@@ -164,11 +165,13 @@ class Gateway:
             except GovernanceError as exc:
                 ctx.log(status=exc.status, model=chosen, attempts=[], error_class=exc.code)
                 return exc.response()
+            probe = self.semantic.probe(name, ctx) if self.semantic is not None else None
             if not body.get("stream") or endpoint == "embeddings":
                 ckey = self.gov.cache_key_for(name, endpoint, body)
-                probe = self.semantic.probe(name, ctx) if self.semantic is not None else None
                 if ckey is not None or probe is not None:
                     return await self._unary(ctx, chain, ckey, probe)
+            elif probe is not None:
+                return await self._stream(ctx, chain, probe)
         if body.get("stream") and endpoint != "embeddings":
             return await self._stream(ctx, chain)
         return await self._unary(ctx, chain)
@@ -240,9 +243,11 @@ class Gateway:
             shadow = self.shadow.background(ctx.decision.route, ctx.endpoint, ctx.body, used, result, ctx.request_id)
         return Response(orjson.dumps(result), media_type=_JSON, headers=headers, background=shadow)
 
-    async def _stream(self, ctx: RequestContext, chain: list[str]) -> Response:
+    async def _stream(self, ctx: RequestContext, chain: list[str], probe: semantic.Probe | None = None) -> Response:
         opts = ctx.body.get("stream_options")
         client_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        if probe is not None and (hit := await probe.lookup()) is not None:
+            return semantic.stream_hit(ctx, hit, probe, client_usage)
         body = {**ctx.body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
 
         async def call(dep_id: str) -> ChunkStream:
@@ -279,12 +284,16 @@ class Gateway:
         ctx.deployment, ctx.surfaced = dep.id, UPSTREAM_HEADERS.get()
         used = dep.model
 
+        collector = ChunkCollector() if probe is not None else None  # the answer, for the semantic cache
+
         async def relay() -> AsyncIterator[bytes]:
             tokens: tuple[int, int] = (0, 0)
             status, error_class = 200, None
             try:
                 async for chunk in stream:
                     chunk["model"] = used
+                    if collector is not None:
+                        collector.add(chunk)
                     usage = chunk.get("usage")
                     if usage:
                         tokens = usage_tokens(usage)
@@ -294,6 +303,8 @@ class Gateway:
                             chunk.pop("usage")
                     yield b"data: " + orjson.dumps(chunk) + b"\n\n"
                 yield b"data: [DONE]\n\n"
+                if probe is not None and collector is not None and (answer := collector.completion(used)):
+                    await probe.store(answer)
             except ProviderError as exc:
                 status, error_class = 502, f"stream_{exc.error_class}"
                 msg = f"the upstream stream failed after the response started: {exc.message}"
@@ -316,9 +327,13 @@ class Gateway:
                     counterfactual=counterfactual,
                     error_class=error_class,
                     stream=True,
+                    extra=probe.metadata(False) if probe is not None else None,
                 )
 
-        return StreamingResponse(relay(), media_type="text/event-stream", headers=ctx.headers_for(used))
+        headers = ctx.headers_for(used)
+        if probe is not None:
+            headers["x-wayfare-cache"] = "miss"
+        return StreamingResponse(relay(), media_type="text/event-stream", headers=headers)
 
     async def _begin_attempt(self, dep: Deployment) -> float:
         """Count an attempt on ``dep`` (in flight; one request of its quota) and return its start time."""

@@ -1,8 +1,9 @@
 """`SemanticCache`: reuse a cached chat answer for a prompt that means the same thing.
 
 A request may be answered from the cache when its requested model or route is listed in
-``governance.cache.semantic.routes``, it is a non-streaming chat completion, and its temperature is 0 (unless
-``force``). Its *bucket* is a hash of everything that must match exactly: the served model, the caller (unless
+``governance.cache.semantic.routes``, it is a chat completion (a streaming one is answered with the cached answer
+replayed as chunks, and a streamed answer is collected and stored: :mod:`wayfare.cache.stream`), and its temperature
+is 0 (unless ``force``). Its *bucket* is a hash of everything that must match exactly: the served model, the caller (unless
 ``share_across_keys``), the embedder, the numbers and the number of negations in the text (``exact_numbers``,
 ``exact_negations``), and the whole request body (system prompt, earlier turns, tools,
 response_format, max_tokens, ...) with the last user message's text blanked out. Its *text* is what the route's
@@ -16,17 +17,22 @@ through a :class:`~wayfare.gateway.batching.ScoreBatcher` (inline when cheap, el
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import orjson
+from starlette.responses import StreamingResponse
 
 from wayfare.cache.config import SemanticCacheConfig
 from wayfare.cache.keys import bucket_key, guards, last_user_index
 from wayfare.cache.store import JSON, MemoryStore, RedisStore, SemanticStore
+from wayfare.cache.stream import completion_chunks
 from wayfare.cache.vectors import RecentVectors, open_shared
 from wayfare.gateway.batching import ScoreBatcher
-from wayfare.gateway.context import caller_id
+from wayfare.gateway.context import caller_id, fmt
+from wayfare.gateway.cost import usage_tokens
 from wayfare.gateway.routing import prompt_text
 
 if TYPE_CHECKING:
@@ -125,7 +131,7 @@ class SemanticCache:
         """The lookup for a request, or None when the semantic cache does not apply to it."""
         target = self.targets.get(requested)
         body = ctx.body
-        if target is None or ctx.endpoint != "chat" or body.get("stream"):
+        if target is None or ctx.endpoint != "chat":
             return None
         temperature = body.get("temperature")
         if not self.config.force and (
@@ -142,3 +148,24 @@ class SemanticCache:
         exact = guards(text, self.config.exact_numbers, self.config.exact_negations)
         bucket = bucket_key(body, ctx.chosen, caller, target.embedder.name, exact)
         return Probe(self, target, bucket, text, ctx.chosen)
+
+
+def stream_hit(ctx: RequestContext, hit: JSON, probe: Probe, include_usage: bool) -> StreamingResponse:
+    """A cached answer to a streaming request, replayed as chunks (costs nothing; saves what the route's most
+    expensive model would have cost)."""
+    model = str(hit.get("model", ctx.chosen))
+    tokens = usage_tokens(hit.get("usage"))
+    _, counterfactual = ctx.costs(model, tokens)
+    headers = {**ctx.headers_for(model), "x-wayfare-cache": "semantic-hit",
+               "x-wayfare-cache-similarity": f"{probe.similarity:.4f}", "x-wayfare-cost-usd": "0",
+               "x-wayfare-saved-usd": fmt(counterfactual)}  # fmt: skip
+    ctx.log(status=200, model=model, attempts=[], tokens=tokens, cost=0.0, counterfactual=counterfactual,
+            cache_hit=True, stream=True, extra=probe.metadata(True))  # fmt: skip
+    frames = [b"data: " + orjson.dumps(c) + b"\n\n" for c in completion_chunks(hit, include_usage)]
+
+    async def replay() -> AsyncIterator[bytes]:
+        for frame in frames:
+            yield frame
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(replay(), media_type="text/event-stream", headers=headers)
