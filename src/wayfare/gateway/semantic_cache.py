@@ -3,8 +3,8 @@
 A request may be answered from the cache when its requested model or route is listed in
 ``governance.cache.semantic.routes``, it is a chat completion (a streaming one is answered with the cached answer
 replayed as chunks, and a streamed answer is collected and stored: :mod:`wayfare.cache.stream`), and its temperature
-is 0 (unless ``force``). Its *bucket* is a hash of everything that must match exactly: the served model, the caller (unless
-``share_across_keys``), the embedder, the numbers and the number of negations in the text (``exact_numbers``,
+is 0 (unless ``force``). Its *bucket* is a hash of everything that must match exactly: the served model, the caller
+(unless ``share_across_keys``), the embedder, the numbers and the number of negations in the text (``exact_numbers``,
 ``exact_negations``), and the whole request body (system prompt, earlier turns, tools,
 response_format, max_tokens, ...) with the last user message's text blanked out. Its *text* is what the route's
 router scores (``prompt_text`` with the route's ``context``; the last user message for a plain model). A cached
