@@ -56,7 +56,7 @@ class SemanticCacheConfig(BaseModel):
         except KeyError:
             raise ValueError(f"unknown embedding model {name!r}; choose one of: {', '.join(CATALOGUE)}") from None
         if spec.kind == "package":
-            raise ValueError(f"{name!r} is too slow for the request path (25-130 ms a prompt); use static-tl-256")
+            raise ValueError(f"{name!r} is too slow for the request path (25-130 ms a prompt); use minilm-l6-int8")
         return spec.name
 
     @model_validator(mode="after")
