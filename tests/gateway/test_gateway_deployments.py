@@ -136,6 +136,11 @@ def test_a_failing_deployment_cools_down_then_recovers(upstreams: tuple[MockUpst
         assert gw.sink.records[-1].attempts == 2
         health = httpx.get(gw.server.url + "/ready").json()
         assert health["cooling_down"] == ["m#1"]
+        pool = {d["id"]: d for d in health["deployments"]["m"]}
+        assert pool["m#1"]["cooling_down"] and not pool["m#2"]["cooling_down"] and pool["m#2"]["ttfb_ms"] > 0
+        assert set(health["deployments"]) == {"m"}  # models with one deployment are not listed
+        listed = httpx.get(gw.server.url + "/v1/models").json()["data"]
+        assert [(d["id"], d.get("deployments")) for d in listed] == [("m", ["m#1", "m#2"]), ("backup", None)]
         assert gw.deployment("while cooling") == "m#2"  # m#1 would win the tie, but it is cooling down
         time.sleep(0.6)
         assert gw.deployment("after") == "m#1"  # recovered

@@ -51,7 +51,17 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
             except GovernanceError as exc:
                 return exc.response()
             allowed = key.models if key is not None else None
-        data = [{"id": m.name, "object": "model", "created": 0, "owned_by": m.provider} for m in config.models]
+        data: list[dict[str, object]] = []
+        for name, pool in gw.deployments.pools.items():  # a model with several deployments is listed once
+            entry: dict[str, object] = {
+                "id": name,
+                "object": "model",
+                "created": 0,
+                "owned_by": pool.deployments[0].config.provider,
+            }
+            if len(pool.deployments) > 1:
+                entry["deployments"] = pool.ids
+            data.append(entry)
         for name, rt in gw.router.routes.items():
             data.append(
                 {
@@ -90,7 +100,9 @@ def create_app(config: GatewayConfig, *, sink: LogSink | None = None, gateway: G
 
     async def ready(request: Request) -> Response:
         routes = {n: ("ok" if rt.scorer is not None else rt.load_error) for n, rt in gw.router.routes.items()}
-        body = {"ready": gw.ready, "routes": routes, "cooling_down": gw.executor.cooldowns.cooling(_now())}
+        now = _now()
+        body = {"ready": gw.ready, "routes": routes, "cooling_down": gw.executor.cooldowns.cooling(now),
+                "deployments": gw.deployments.status(gw.executor.cooldowns.available, now)}  # fmt: skip
         return Response(orjson.dumps(body), status_code=200 if gw.ready else 503, media_type=_JSON)
 
     async def http_error(request: Request, exc: Exception) -> Response:

@@ -152,3 +152,16 @@ class Deployments:
 
     def exhausted(self, model: str) -> ProviderError:
         return self.pools[model].exhausted()
+
+    def status(self, available: Callable[[str, float], bool], now: float) -> dict[str, list[dict[str, object]]]:
+        """What this replica knows of each model with several deployments (for ``/ready``): requests in flight, the
+        time-to-first-byte average, whether it is cooling down."""
+        return {
+            name: [
+                {"id": d.id, "in_flight": d.in_flight, "cooling_down": not available(d.id, now),
+                 "ttfb_ms": round(d.ttfb_ms, 3) if d.ttfb_ms is not None else None}
+                for d in pool.deployments
+            ]
+            for name, pool in self.pools.items()
+            if len(pool.deployments) > 1
+        }  # fmt: skip
