@@ -96,7 +96,8 @@ class Collector:
         """Answers in the order of ``calls``; :class:`CollectError` if any call fails after its retries."""
         self.check_models(sorted({c.model for c in calls}))
         clients = HttpClients(shards=4, max_connections=max(8, self.concurrency))
-        providers: dict[str, Provider] = {m.name: make_provider(m, clients) for m in self.config.models}
+        names = dict.fromkeys(m.name for m in self.config.models)  # a model's first deployment answers
+        providers: dict[str, Provider] = {n: make_provider(self.config.model(n), clients) for n in names}
         executor = RetryExecutor.from_config(self.config.retry)
         sem = asyncio.Semaphore(self.concurrency)
         results: list[Answer | None] = [None] * len(calls)
