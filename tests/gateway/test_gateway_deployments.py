@@ -41,7 +41,7 @@ models:
   - {{name: backup, model: mock-weak, base_url: {a.base_url}}}
 fallbacks: {{m: [backup]}}
 load_balancing: {{strategy: {strategy}, seed: 7}}
-retry: {{max_retries: 0, backoff_base: 0.001, cooldown_failures: 1, cooldown_seconds: 0.5}}
+retry: {{max_retries: 0, backoff_base: 0.001, cooldown_failures: 1, cooldown_seconds: 2}}
 database_url: none
 {tail}""")
 
@@ -109,7 +109,15 @@ def test_least_busy_sends_the_second_concurrent_request_elsewhere(
                 async with httpx.AsyncClient(timeout=20) as client:
                     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
                     first = asyncio.create_task(client.post(gw.server.url + "/v1/chat/completions", json=body))
-                    await asyncio.sleep(0.15)  # the first is in flight on m#1 (400 ms upstream)
+
+                    async def in_flight() -> int:  # what /ready says of m#1
+                        ready = (await client.get(gw.server.url + "/ready")).json()
+                        return int(next(d["in_flight"] for d in ready["deployments"]["m"] if d["id"] == "m#1"))
+
+                    for _ in range(100):  # until the first is in flight on m#1 (400 ms upstream)
+                        if await in_flight():
+                            break
+                        await asyncio.sleep(0.01)
                     second = await client.post(gw.server.url + "/v1/chat/completions", json=body)
                     return [(await first).headers["x-wayfare-deployment"], second.headers["x-wayfare-deployment"]]
 
@@ -120,8 +128,8 @@ def test_least_busy_sends_the_second_concurrent_request_elsewhere(
 
 
 def test_latency_tries_each_once_then_prefers_the_faster(upstreams: tuple[MockUpstream, MockUpstream]) -> None:
-    a, b = upstreams  # b answers 40 ms later than a
-    with Serving(two_deployments(b, a, strategy="latency")) as gw:
+    a = upstreams[0]
+    with MockUpstream(latency_ms=200) as slow, Serving(two_deployments(slow, a, strategy="latency")) as gw:
         picks = [gw.deployment(f"q{i}") for i in range(6)]
     assert picks == ["m#1", "m#2", "m#2", "m#2", "m#2", "m#2"]
 
@@ -142,7 +150,7 @@ def test_a_failing_deployment_cools_down_then_recovers(upstreams: tuple[MockUpst
         listed = httpx.get(gw.server.url + "/v1/models").json()["data"]
         assert [(d["id"], d.get("deployments")) for d in listed] == [("m", ["m#1", "m#2"]), ("backup", None)]
         assert gw.deployment("while cooling") == "m#2"  # m#1 would win the tie, but it is cooling down
-        time.sleep(0.6)
+        time.sleep(2.1)
         assert gw.deployment("after") == "m#1"  # recovered
         metrics = httpx.get(gw.server.url + "/metrics").text
     assert 'wayfare_deployment_attempts_total{deployment="m#1",model="m",outcome="server_error"} 1.0' in metrics
