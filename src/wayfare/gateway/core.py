@@ -188,7 +188,9 @@ class Gateway:
         async def call(dep_id: str) -> JSON:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
-            t0 = await self._begin_attempt(dep)
+            if dep.limited:  # one more request of its quota this minute
+                await self.deployments.usage.add(dep.id, 1, 0)
+            t0 = self._begin_attempt(dep)
             try:
                 with ctx.attempt_span(dep.model):
                     result = await dep.provider.request(
@@ -253,7 +255,9 @@ class Gateway:
         async def call(dep_id: str) -> ChunkStream:
             dep = self.deployments.by_id[dep_id]
             cfg = dep.config
-            t0 = await self._begin_attempt(dep)  # in flight until the relay ends (or the stream fails to open)
+            if dep.limited:  # one more request of its quota this minute
+                await self.deployments.usage.add(dep.id, 1, 0)
+            t0 = self._begin_attempt(dep)  # in flight until the relay ends (or the stream fails to open)
             try:
                 with ctx.attempt_span(dep.model):  # to the first chunk
                     opened = await dep.provider.stream({**body, "model": cfg.upstream_model}, cfg.timeout, ctx.endpoint)
@@ -335,10 +339,9 @@ class Gateway:
             headers["x-wayfare-cache"] = "miss"
         return StreamingResponse(relay(), media_type="text/event-stream", headers=headers)
 
-    async def _begin_attempt(self, dep: Deployment) -> float:
-        """Count an attempt on ``dep`` (in flight; one request of its quota) and return its start time."""
-        if dep.limited:
-            await self.deployments.usage.add(dep.id, 1, 0)
+    @staticmethod
+    def _begin_attempt(dep: Deployment) -> float:
+        """Count an attempt on ``dep`` as in flight and return its start time."""
         UPSTREAM_HEADERS.set(None)  # what the provider surfaces for this attempt
         dep.in_flight += 1
         return time.perf_counter()
