@@ -310,6 +310,11 @@ class GatewayConfig(_Strict):
             return [entries[0].id or name]
         return [m.id or f"{name}#{k}" for k, m in enumerate(entries, 1)]
 
+    @property
+    def shares_vectors(self) -> bool:
+        """Whether routers and the semantic cache share prompt vectors (the cache is on)."""
+        return bool(self.governance.cache.semantic.routes)
+
     def strategy(self, name: str) -> Strategy:
         return self.load_balancing.models.get(name, self.load_balancing.strategy)
 

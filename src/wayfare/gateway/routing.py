@@ -49,8 +49,10 @@ class HashScorer:
         return [int.from_bytes(hashlib.blake2b(p.encode(), digest_size=8).digest(), "little") / 2**64 for p in prompts]
 
 
-def load_scorer(name: str) -> Scorer:
-    """``strong`` / ``weak`` / ``random`` baselines, else a pair router from :func:`wayfare.routers.load_router`."""
+def load_scorer(name: str, *, share_vectors: bool = False) -> Scorer:
+    """``strong`` / ``weak`` / ``random`` baselines, else a pair router from :func:`wayfare.routers.load_router`.
+    ``share_vectors`` (a gateway with the semantic cache on): the router embeds through the process's shared
+    embedder, which remembers recent vectors so the cache does not embed a routed prompt again."""
     if name == "strong":
         return FixedScorer(1.0)
     if name == "weak":
@@ -59,12 +61,13 @@ def load_scorer(name: str) -> Scorer:
         return HashScorer()
     from wayfare.routers import load_router
 
-    return load_router(name, embedder=_serving_embedder(name))
+    return load_router(name, embedder=_serving_embedder(name, share_vectors))
 
 
-def _serving_embedder(name: str) -> Any:
+def _serving_embedder(name: str, share_vectors: bool) -> Any:
     """The embedder a router artifact names, with one onnxruntime thread unless ``WAYFARE_EMBED_THREADS`` says
-    otherwise (2 threads were no faster per decision on the 2-core test machine and worse under load)."""
+    otherwise (2 threads were no faster per decision on the 2-core test machine and worse under load); remembering
+    recent vectors only when ``share_vectors`` (every decision would pay for the bookkeeping otherwise)."""
     from wayfare.routers.artifact import read_meta
     from wayfare.routers.registry import SHIPPED, shipped_router_path
 
@@ -75,12 +78,16 @@ def _serving_embedder(name: str) -> Any:
     label = (meta.get("embedder") or {}).get("name")
     if not label:
         return None
-    from wayfare.cache.vectors import open_shared  # one instance per embedder: the semantic cache reuses vectors
+    from wayfare.cache.vectors import open_shared, serving_threads
 
     model, _, tokens = str(label).rpartition(":")
     if not model or not tokens.isdigit():
         model, tokens = str(label), "128"
-    return open_shared(model, int(tokens))
+    if share_vectors:  # one instance per embedder: the semantic cache reuses its vectors
+        return open_shared(model, int(tokens))
+    from wayfare.embed import load_embedder
+
+    return load_embedder(model, max_tokens=int(tokens), threads=serving_threads())
 
 
 def _text(content: object) -> str:
@@ -230,9 +237,10 @@ class Router:
     @classmethod
     def from_config(cls, config: GatewayConfig, pricing: Pricing | None = None) -> Router:
         scorers: dict[str, Scorer | BaseException] = {}
+        share = config.shares_vectors
         for name in {r.router for r in config.routes}:
             try:
-                scorers[name] = load_scorer(name)
+                scorers[name] = load_scorer(name, share_vectors=share)
             except Exception as exc:
                 scorers[name] = exc
         return cls(config, scorers, pricing)

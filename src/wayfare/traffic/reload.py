@@ -98,7 +98,11 @@ class RouterReloader:
             return self.original[name]
         blob, sha = fetch_artifact(self.engine, name, want[0])
         folder = unpack_artifact(blob, sha, self.cache_dir)
-        rt = RouteRuntime(self.original[name].config, load_scorer(str(folder)), pricing=self.gateway.pricing)
+        rt = RouteRuntime(
+            self.original[name].config,
+            load_scorer(str(folder), share_vectors=self.gateway.config.shares_vectors),
+            pricing=self.gateway.pricing,
+        )
         if rt.scorer is None:
             raise ValueError(rt.load_error or "router rejected")
         assert rt.batcher is not None
