@@ -49,13 +49,7 @@ class Gateway:
         governance: Governance | None = None,
     ) -> None:
         self.config = config
-        self.models: dict[str, ModelConfig] = {m.name: config.model(m.name) for m in config.models}
         self.client = client if client is not None else HttpClients()
-        self.deployments = Deployments.from_config(config, lambda m: make_provider(m, self.client), _usage(config))
-        # each model's first deployment: what the shadow runner and the quality judge call
-        self.providers: dict[str, Provider] = {n: p.deployments[0].provider for n, p in self.deployments.pools.items()}
-        self.router = router if router is not None else Router.from_config(config)
-        self.executor = RetryExecutor.from_config(config.retry)
         table = PriceTable.from_file(config.price_table) if config.price_table else None
         self.pricing = Pricing(config, table)
         self.sink = sink if sink is not None else open_sink(config.database_url)
@@ -63,6 +57,15 @@ class Gateway:
         self.gov = governance or Governance.from_config(
             config.governance, database_url=config.database_url, redis_url=config.redis_url, pricing=self.pricing
         )
+        redis = self.gov.redis if self.gov is not None else None  # quotas count on the replicas' shared Redis
+        usage: UsageBook = RedisUsage(redis, config.governance.redis_prefix) if redis is not None else LocalUsage()
+        self.deployments = Deployments.from_config(config, lambda m: make_provider(m, self.client), usage)
+        # each model's first deployment: its settings stand for the model; the shadow runner and judge call it
+        first = {n: p.deployments[0] for n, p in self.deployments.pools.items()}
+        self.models: dict[str, ModelConfig] = {n: d.config for n, d in first.items()}
+        self.providers: dict[str, Provider] = {n: d.provider for n, d in first.items()}
+        self.router = router if router is not None else Router.from_config(config)
+        self.executor = RetryExecutor.from_config(config.retry)
         self.semantic = semantic.SemanticCache.for_gateway(self)  # None unless governance.cache.semantic.routes
         self.observer = Observer(config.observability)  # metrics, dashboard, prompt previews
         self.tracing = self.observer.tracing  # None unless observability.tracing.enabled
@@ -90,7 +93,7 @@ class Gateway:
             await self.shadow.drain()
         await self.sink.aclose()
         await self.client.aclose()
-        await self.deployments.usage.aclose()
+        await asyncio.gather(*self._background, return_exceptions=True)  # token counts still on their way
         self.router.close()  # the routes' scoring threads
         if self.semantic is not None:
             self.semantic.close()
@@ -352,15 +355,6 @@ class Gateway:
             task = asyncio.get_running_loop().create_task(self.deployments.usage.add(dep.id, 0, sum(tokens)))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-
-
-def _usage(config: GatewayConfig) -> UsageBook:
-    """Where deployments' per-minute usage is counted: Redis when the replicas share one, else this process."""
-    if config.redis_url and any(m.rpm is not None or m.tpm is not None for m in config.models):
-        from wayfare.governance.service import connect_redis
-
-        return RedisUsage(connect_redis(config.redis_url), config.governance.redis_prefix)
-    return LocalUsage()
 
 
 def _from_cache(ctx: RequestContext, hit: JSON, extra: dict[str, str], meta: JSON | None = None) -> Response:

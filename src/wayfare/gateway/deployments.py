@@ -38,15 +38,15 @@ class Deployment:
     alpha: float = 0.3
     """Weight of the newest sample in ``ttfb_ms``."""
 
+    def __post_init__(self) -> None:
+        self.limited = self.config.rpm is not None or self.config.tpm is not None
+        """Whether it has a per-minute quota (read on every attempt)."""
+
     def first_byte(self, t0: float) -> None:
         """Update the latency average with an attempt that started at ``t0`` (``time.perf_counter``) and got its
         first byte now."""
         ms = (time.perf_counter() - t0) * 1000
         self.ttfb_ms = ms if self.ttfb_ms is None else self.alpha * ms + (1 - self.alpha) * self.ttfb_ms
-
-    @property
-    def limited(self) -> bool:
-        return self.config.rpm is not None or self.config.tpm is not None
 
     def room(self, requests: int, tokens: int) -> float:
         """Share of the quota left this minute (1.0 without a quota; <= 0 at the limit)."""
@@ -75,11 +75,10 @@ class DeploymentPool:
         self.ids = [d.id for d in self.deployments]
 
     async def order(self, available: Callable[[str], bool]) -> list[str]:
-        """Deployment ids in the order to try them; empty when every one is at its quota (see :meth:`exhausted`)."""
-        if self.single:
-            return [self.deployments[0].id]
+        """Deployment ids in the order to try them; empty when every one is at its quota (see :meth:`exhausted`).
+        (A pool that is :attr:`single` needs no order: :meth:`Deployments.fixed`.)"""
         deps = self.deployments
-        counts = await self.usage.counts([d.id for d in deps]) if self.limited else [(0, 0)] * len(deps)
+        counts = await self.usage.counts(self.ids) if self.limited else [(0, 0)] * len(deps)
         rooms = [d.room(*c) for d, c in zip(deps, counts, strict=True)]
         open_ = [i for i in range(len(deps)) if rooms[i] > 0]
         ranked = self._rank(open_, rooms)

@@ -32,8 +32,6 @@ class UsageBook(Protocol):
 
     async def add(self, dep_id: str, requests: int, tokens: int) -> None: ...
 
-    async def aclose(self) -> None: ...
-
 
 class LocalUsage:
     """Per-minute counts in this process."""
@@ -56,12 +54,10 @@ class LocalUsage:
         r, t = self._counts.get(dep_id, (0, 0))
         self._counts[dep_id] = (r + requests, t + tokens)
 
-    async def aclose(self) -> None:
-        return None
-
 
 class RedisUsage:
-    """Per-minute counts shared by every replica on one Redis (``{prefix}dep:{id}:{minute}`` hashes)."""
+    """Per-minute counts shared by every replica on one Redis (``{prefix}dep:{id}:{minute}`` hashes), on the
+    governance's client (this does not close it)."""
 
     def __init__(self, client: Any, prefix: str = "wf:") -> None:
         self.client = client
@@ -87,6 +83,3 @@ class RedisUsage:
             pipe.hincrby(key, "t", tokens)
         pipe.expire(key, 120)
         await pipe.execute()
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
