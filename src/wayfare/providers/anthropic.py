@@ -16,7 +16,7 @@ from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, p
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
 from wayfare.providers.translated import TranslatedChunkStream
-from wayfare.providers.translation import TranslationError
+from wayfare.providers.translation import translate_chat, wants_usage
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -35,16 +35,9 @@ class AnthropicProvider:
             self.headers["x-api-key"] = api_key
 
     def _translate(self, endpoint: Endpoint, body: JSON) -> JSON:
-        if endpoint != "chat":
-            raise ProviderError(
-                f"{self.name} (Anthropic) has no {endpoint} endpoint", error_class="client_error", status=400
-            )
-        try:
-            return to_messages_request(body, str(body.get("model", "")))
-        except (TranslationError, KeyError, TypeError, AttributeError) as exc:
-            raise ProviderError(
-                f"cannot translate the request for Anthropic: {exc}", error_class="client_error", status=400
-            ) from None
+        return translate_chat(
+            endpoint, body, self.name, "Anthropic", lambda b: to_messages_request(b, str(b.get("model", "")))
+        )
 
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         payload = self._translate(endpoint, body)
@@ -61,10 +54,8 @@ class AnthropicProvider:
 
     async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> AnthropicChunkStream:
         payload = self._translate(endpoint, body)
-        opts = body.get("stream_options")
-        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         resp = await open_stream(self.clients, self.url, orjson.dumps(payload), self.headers, timeout, self.name)
-        stream = AnthropicChunkStream(resp, self.name, StreamTranslator(include_usage))
+        stream = AnthropicChunkStream(resp, self.name, StreamTranslator(wants_usage(body)))
         await stream.prime()
         return stream
 

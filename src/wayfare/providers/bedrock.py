@@ -26,10 +26,10 @@ from wayfare.providers.bedrock_translate import (
     to_converse_request,
 )
 from wayfare.providers.errors import ProviderError, from_status
-from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, timeout_for, transport_error
+from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, post, transport_error
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.translated import TranslatedChunkStream
-from wayfare.providers.translation import TranslationError
+from wayfare.providers.translation import translate_chat, wants_usage
 
 __all__ = ["BedrockChunkStream", "BedrockProvider", "BedrockSetupError"]
 
@@ -98,49 +98,18 @@ class BedrockProvider:
         return f"{self.base_url}/model/{quote(model, safe='')}/{'converse-stream' if stream else 'converse'}"
 
     def _translate(self, endpoint: Endpoint, body: JSON) -> bytes:
-        if endpoint != "chat":
-            raise ProviderError(
-                f"{self.name} (Bedrock) has no {endpoint} endpoint: only chat completions are served through Converse",
-                error_class="client_error",
-                status=400,
-            )
-        try:
-            return orjson.dumps(to_converse_request(body))
-        except (TranslationError, KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise ProviderError(
-                f"cannot translate the request for Bedrock: {exc}", error_class="client_error", status=400
-            ) from None
+        return orjson.dumps(translate_chat(endpoint, body, self.name, "Bedrock", to_converse_request))
 
-    async def _send(self, url: str, payload: bytes, timeout: float) -> aiohttp.ClientResponse:
-        """POST signed; the open 2xx response (the caller releases it), else :class:`ProviderError`."""
-        headers = await self.signer.headers(url, payload, self._content_type)
-        try:
-            # encoded=True: send the path exactly as signed (yarl would otherwise turn %3A back into ':')
-            resp = await self.clients.get().post(
-                URL(url, encoded=True), data=payload, headers=headers, timeout=timeout_for(timeout)
-            )
-        except TRANSPORT_ERRORS as exc:
-            raise transport_error(exc, self.name) from None
-        if resp.status >= 400:
-            try:
-                content = await resp.read()
-            except TRANSPORT_ERRORS:
-                content = b""
-            finally:
-                resp.release()
-            raise bedrock_error(resp.status, content, resp.headers, self.name)
-        return resp
+    async def _signed(self, model: str, stream: bool, payload: bytes) -> tuple[URL, dict[str, str]]:
+        """The operation URL (sent exactly as signed: yarl would otherwise turn %3A back into ':') and its headers."""
+        url = self.url(model, stream)
+        return URL(url, encoded=True), await self.signer.headers(url, payload, self._content_type)
 
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         payload = self._translate(endpoint, body)
         model = str(body.get("model", ""))
-        resp = await self._send(self.url(model, stream=False), payload, timeout)
-        try:
-            content = await resp.read()
-        except TRANSPORT_ERRORS as exc:
-            raise transport_error(exc, self.name) from None
-        finally:
-            resp.release()
+        url, headers = await self._signed(model, False, payload)
+        content = await post(self.clients, url, payload, headers, timeout, self.name, error=bedrock_error)
         data = parse_json_body(content, self.name)
         try:
             return from_converse_response(data, model)
@@ -152,10 +121,9 @@ class BedrockProvider:
     async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> BedrockChunkStream:
         payload = self._translate(endpoint, body)
         model = str(body.get("model", ""))
-        opts = body.get("stream_options")
-        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
-        resp = await self._send(self.url(model, stream=True), payload, timeout)
-        stream = BedrockChunkStream(resp, self.name, StreamTranslator(model, include_usage))
+        url, headers = await self._signed(model, True, payload)
+        resp = await open_stream(self.clients, url, payload, headers, timeout, self.name, error=bedrock_error)
+        stream = BedrockChunkStream(resp, self.name, StreamTranslator(model, wants_usage(body)))
         await stream.prime()
         return stream
 

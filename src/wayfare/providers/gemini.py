@@ -31,7 +31,7 @@ from wayfare.providers.http import TRANSPORT_ERRORS, HttpClients, open_stream, p
 from wayfare.providers.openai_compat import parse_json_body
 from wayfare.providers.sse import iter_sse
 from wayfare.providers.translated import TranslatedChunkStream
-from wayfare.providers.translation import TranslationError
+from wayfare.providers.translation import translate_chat, wants_usage
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
 T = TypeVar("T")
@@ -98,18 +98,7 @@ class GoogleProvider:
         return f"{self.models_url}{quote(model, safe='')}:{op}"
 
     def _translate(self, endpoint: Endpoint, body: JSON) -> bytes:
-        if endpoint != "chat":
-            raise ProviderError(
-                f"{self.name} ({self.kind}) has no {endpoint} endpoint: only chat completions are translated",
-                error_class="client_error",
-                status=400,
-            )
-        try:
-            return orjson.dumps(to_generate_content(body))
-        except (TranslationError, KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise ProviderError(
-                f"cannot translate the request for Gemini: {exc}", error_class="client_error", status=400
-            ) from None
+        return orjson.dumps(translate_chat(endpoint, body, self.name, "Gemini", to_generate_content))
 
     async def request(self, endpoint: Endpoint, body: JSON, timeout: float) -> JSON:
         payload = self._translate(endpoint, body)
@@ -129,11 +118,9 @@ class GoogleProvider:
     async def stream(self, body: JSON, timeout: float, endpoint: Endpoint = "chat") -> GeminiChunkStream:
         payload = self._translate(endpoint, body)
         model = str(body.get("model", ""))
-        opts = body.get("stream_options")
-        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
         url = self.url(model, True)
         resp = await self._send(lambda headers: open_stream(self.clients, url, payload, headers, timeout, self.name))
-        translator = StreamTranslator(model, include_usage, int(body.get("n") or 1))
+        translator = StreamTranslator(model, wants_usage(body), int(body.get("n") or 1))
         stream = GeminiChunkStream(resp, self.name, translator)
         await stream.prime()
         return stream

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
+from yarl import URL
 
 from wayfare.providers.base import UPSTREAM_HEADERS
 from wayfare.providers.errors import ProviderError, from_status
@@ -93,23 +94,29 @@ def _surface(resp: aiohttp.ClientResponse, names: tuple[str, ...]) -> None:
         UPSTREAM_HEADERS.set(found or None)
 
 
+ErrorFor = Callable[[int, bytes, Mapping[str, str], str], ProviderError]
+"""Builds the error of a non-2xx answer from (status, body, headers, provider name)."""
+
+
 async def post(
     clients: HttpClients,
-    url: str,
+    url: str | URL,
     body: bytes,
     headers: Mapping[str, str],
     timeout: float,
     provider: str,
     surface: tuple[str, ...] = (),
+    error: ErrorFor = from_status,
 ) -> bytes:
-    """POST and return a 2xx body; a non-2xx answer or a transport failure raises :class:`ProviderError`.
+    """POST and return a 2xx body; a non-2xx answer (``error`` builds its exception, default
+    :func:`~wayfare.providers.errors.from_status`) or a transport failure raises :class:`ProviderError`.
     ``surface``: response headers to pass on to the client (see ``UPSTREAM_HEADERS``)."""
     try:
         async with clients.get().post(url, data=body, headers=headers, timeout=timeout_for(timeout)) as resp:
             _surface(resp, surface)
             content = await resp.read()
             if resp.status >= 400:
-                raise from_status(resp.status, content, resp.headers, provider)
+                raise error(resp.status, content, resp.headers, provider)
             return content
     except TRANSPORT_ERRORS as exc:
         raise transport_error(exc, provider) from None
@@ -117,12 +124,13 @@ async def post(
 
 async def open_stream(
     clients: HttpClients,
-    url: str,
+    url: str | URL,
     body: bytes,
     headers: Mapping[str, str],
     timeout: float,
     provider: str,
     surface: tuple[str, ...] = (),
+    error: ErrorFor = from_status,
 ) -> aiohttp.ClientResponse:
     """POST and return the open 2xx response (the caller closes it); errors as in :func:`post`."""
     try:
@@ -137,7 +145,7 @@ async def open_stream(
             content = b""
         finally:
             resp.release()
-        raise from_status(resp.status, content, resp.headers, provider)
+        raise error(resp.status, content, resp.headers, provider)
     return resp
 
 
