@@ -64,7 +64,7 @@ def load_scorer(name: str, *, share_vectors: bool = False) -> Scorer:
     return load_router(name, embedder=_serving_embedder(name, share_vectors))
 
 
-def _serving_embedder(name: str, share_vectors: bool) -> Any:
+def _serving_embedder(name: str, share_vectors: bool = False) -> Any:
     """The embedder a router artifact names, with one onnxruntime thread unless ``WAYFARE_EMBED_THREADS`` says
     otherwise (2 threads were no faster per decision on the 2-core test machine and worse under load); remembering
     recent vectors only when ``share_vectors`` (every decision would pay for the bookkeeping otherwise)."""
