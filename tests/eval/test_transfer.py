@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -73,8 +74,24 @@ def test_each_source_is_scored_by_a_router_that_never_saw_it() -> None:
     lo, hi = entry["transfer_mean"]["apgr_ci"]
     assert lo <= entry["transfer_mean"]["apgr"] <= hi
     assert metrics["sources"]["beta"] == {
-        "n_prompts": 50, "strong": "strong", "weak": "weak", "n_models": 4, "origin": "beta",
+        "n_prompts": 50, "strong": "strong", "weak": "weak", "n_models": 4, "origin": "beta", "weight": 1,
     }  # fmt: skip
+
+
+def test_a_weighted_source_counts_its_rows_that_many_times_when_trained_on() -> None:
+    alpha, beta, gamma = hard_easy("alpha", 60, 0), hard_easy("beta", 20, 1), hard_easy("gamma", 40, 2)
+    beta = replace(beta, weight=3)
+    rec = Recorder()
+    metrics = evaluate_transfer(
+        [alpha, beta, gamma], [Candidate("probe", parse_label("weak-fails"), rec)],
+        [vectors_of(s.table.prompts) for s in (alpha, beta, gamma)], n_resamples=0, in_source=False,
+    )  # fmt: skip
+    held_alpha, held_beta, held_gamma = rec.seen
+    assert sum(p.startswith("beta") for p in held_alpha.prompts) == 3 * 20
+    assert len(held_alpha) == 3 * 20 + 40 and len(held_beta) == 60 + 40 and len(held_gamma) == 60 + 3 * 20
+    assert metrics["sources"]["beta"]["weight"] == 3 and metrics["sources"]["alpha"]["weight"] == 1
+    with pytest.raises(ValueError, match="weight must be a positive integer"):
+        replace(beta, weight=0)
 
 
 def test_difficulty_uses_all_models_where_there_are_three_and_weak_fails_on_pairs() -> None:

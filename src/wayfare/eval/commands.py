@@ -161,6 +161,12 @@ def eval_command(
         "--labels",
         help="With --transfer: training labels to compare (strong-wins, weak-fails, difficulty, gap:T).",
     ),
+    source_weight: list[str] = typer.Option(
+        [],
+        "--source-weight",
+        help="With --transfer: NAME=W counts each row of source NAME W times when it is trained on (a positive "
+        "integer; repeatable; default 1), e.g. arena-bench-v1=10 for a small chat source.",
+    ),
 ) -> None:
     """Evaluate routers on a benchmark: APGR/CPT (two models) or AIQ (N models), with 95% CIs and a report.
 
@@ -171,10 +177,26 @@ def eval_command(
         if bootstrap < 0:
             raise UsageError(f"--bootstrap must be >= 0, got {bootstrap}")
         if transfer:
-            _transfer(source, routers, labels, strong, weak, embedder, folds, bootstrap, seed, out, benchmark, data)
+            _transfer(
+                source,
+                source_weight,
+                routers,
+                labels,
+                strong,
+                weak,
+                embedder,
+                folds,
+                bootstrap,
+                seed,
+                out,
+                benchmark,
+                data,
+            )
             return
-        if source:
-            raise UsageError("--source is for --transfer; evaluate one table with --benchmark or --data")
+        if source or source_weight:
+            raise UsageError(
+                "--source and --source-weight are for --transfer; evaluate one table with --benchmark or --data"
+            )
         table = _load_table(benchmark, data, fmt)
         config = EvalConfig(folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak)
         result, paths, notes = run(table, routers or DEFAULT_ROUTERS, config, out, embedder)
@@ -187,6 +209,7 @@ def eval_command(
 
 def _transfer(
     sources: list[str],
+    source_weights: list[str],
     routers: str | None,
     labels: str,
     strong: str | None,
@@ -206,6 +229,7 @@ def _transfer(
     with _progress() as progress:
         metrics, paths = run_transfer(
             sources=sources,
+            source_weights=source_weights,
             routers=routers or DEFAULT_TRANSFER_ROUTERS,
             labels=labels,
             strong=strong,

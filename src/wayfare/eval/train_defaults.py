@@ -2,9 +2,11 @@
 
 - ``default`` (pair): the router kind, label and embedder with the best mean leave-one-source-out APGR over the
   bundled MMLU, GSM8K, LLMRouter and the arena-bench-v1 chat source (docs/ROUTERS.md "Transfer"), inside the
-  decision-latency budget. It is trained on MMLU + GSM8K + LLMRouter only: arena-bench-v1 stays a chat source it
-  never saw, on which its card reports the held-out APGR and the Spearman correlation between its score and the
-  chat prompts' difficulty. Its columns are named ``weak`` / ``strong``: the gateway maps them to the configured pair.
+  decision-latency budget, then trained on all four, the 298 chat prompts counted :data:`CHAT_WEIGHT` times each
+  (about an eighth of the training signal; the Transfer table is computed with the same weighting). Its card reports
+  the leave-one-source-out APGRs and, from the copy trained without arena-bench-v1, the Spearman correlation between
+  its score and the chat prompts' difficulty. Its columns are named ``weak`` / ``strong``: the gateway maps them to
+  the configured pair. arena-bench-v1 is read from ../shared/data (or ``WAYFARE_SHARED_DATA``); it is not bundled.
 - ``default-n``: the task router (a prompt-level task classifier times each model's shrunk per-task mean score)
   over LLMRouter's 9 models; trained on the train split, measured on the de-leaked test split.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from scipy.stats import spearmanr
 from wayfare.data import load_benchmark
 from wayfare.data.labels import parse_label
 from wayfare.embed.base import Embedder
-from wayfare.eval.transfer import Candidate, Source, evaluate_transfer, generic, stack
+from wayfare.eval.transfer import Candidate, Source, Vectors, evaluate_transfer, training_set
 from wayfare.eval.transfer_cli import fitter
 from wayfare.eval.transfer_sources import RouterChoice, load_source
 from wayfare.routers._core import JSONDict
@@ -41,6 +44,11 @@ N_EMBEDDER = DEFAULT_EMBEDDER
 N_ROUTER: dict[str, Any] = {"name": "task"}
 TRAIN_SOURCES = ("mmlu", "gsm8k", "llmrouter")
 CHAT = "chat/arena-bench-v1"
+CHAT_ORIGIN = (
+    "arena-bench-v1 from github.com/lmarena/arena-hard-auto commit 4a705dd6963f777aba2ae79259e3013934e6e012 "
+    "(Apache-2.0; prompts from LMSYS-Chat-1M under its terms), not bundled"
+)
+CHAT_WEIGHT = 10  # each chat row counted 10x: 2,980 of ~23,900 training rows (docs/ROUTERS.md "Shipped defaults")
 CHAT_SKIP = ("gpt-4-1106-preview", "gpt-4-0314")  # the strong pair member and its sibling: not in "difficulty"
 CALIBRATION_SHARES = (0.2, 0.3, 0.5)
 CALIBRATION_SAMPLE = 3000
@@ -53,9 +61,14 @@ def shared_data() -> Path:
     return Path(os.environ.get("WAYFARE_SHARED_DATA", default))
 
 
-def chat_source() -> Source | None:
+def chat_source() -> Source:
     path = shared_data() / CHAT
-    return load_source(f"arena-hard:{path}", [], []) if path.is_dir() else None
+    if not path.is_dir():
+        raise SystemExit(
+            f"the default router is trained on the arena-bench-v1 chat source too, and {path} is not there: "
+            "set WAYFARE_SHARED_DATA to the folder holding chat/arena-bench-v1"
+        )
+    return replace(load_source(f"arena-hard:{path}", [], []), weight=CHAT_WEIGHT)
 
 
 def chat_difficulty(source: Source) -> NDArray[np.float64]:
@@ -77,7 +90,8 @@ def calibrate(
     train_scores: list[NDArray[np.float64]], per_source: dict[str, NDArray[np.float64]], described: str
 ) -> JSONDict:
     """Thresholds sending 20/30/50% of a seed-0 sample of the training prompts strong (the same number of prompts
-    from each training source, so no one benchmark sets the threshold), and each source's share at the 50% one."""
+    from each training source, or all of a smaller one, so no one benchmark sets the threshold), and each source's
+    share at the 50% one."""
     rng = np.random.default_rng(0)
     per = CALIBRATION_SAMPLE // len(train_scores)
     sample = np.concatenate([s[rng.choice(len(s), size=min(per, len(s)), replace=False)] for s in train_scores])
@@ -91,54 +105,70 @@ def calibrate(
         "strong_share": half["strong_share"],
         "target": {"strong_share": 0.5},
         "by_strong_share": by_share,
-        "measured_on": f"{len(sample)} prompts drawn with seed 0 from {described}, {per} from each (in-sample scores "
-        "of this router)",
+        "measured_on": f"{len(sample)} prompts drawn with seed 0 from {described}, {per} from each (all of a smaller "
+        "one; in-sample scores of this router)",
         "strong_share_by_source": {
             name: round(float(np.mean(s >= half["threshold"])), 4) for name, s in per_source.items()
         },
     }
 
 
+def pair_sources() -> list[Source]:
+    """The default's training sources: the bundled benchmarks, then the (weighted) chat source."""
+    return [*(load_source(name, [], []) for name in TRAIN_SOURCES), chat_source()]
+
+
+def chat_check(sources: list[Source], vectors: list[Vectors], embedder: Embedder) -> tuple[float, float, float]:
+    """Spearman [95% CI] between the chat source's difficulty and the score of the default's configuration trained
+    on every source but the chat one (the last), which it never sees."""
+    blind = make_router(PAIR_ROUTER.kind, embedder=embedder, **PAIR_ROUTER.params)
+    rows = [np.arange(len(s.table), dtype=np.int64) for s in sources[:-1]] + [np.zeros(0, dtype=np.int64)]
+    blind.fit_vectors(*training_set(sources, rows, vectors, parse_label(PAIR_LABEL)))
+    chat = sources[-1]
+    return spearman_with_ci(blind.score_vectors(vectors[-1], chat.table.prompts), chat_difficulty(chat))
+
+
 def train_pair(embedder: Embedder, out: Path) -> JSONDict:
     label = parse_label(PAIR_LABEL)
-    sources = [load_source(name, [], []) for name in TRAIN_SOURCES]
-    chat = chat_source()
-    every = [*sources, *([chat] if chat else [])]
-    vectors = [embed_with_progress(embedder, s.table.prompts, label=f"embedding {s.name}") for s in every]
+    sources = pair_sources()
+    chat = sources[-1]
+    vectors = [embed_with_progress(embedder, s.table.prompts, label=f"embedding {s.name}") for s in sources]
     cand = Candidate(PAIR_ROUTER.name, label, fitter(PAIR_ROUTER, embedder, 0), PAIR_ROUTER.params)
-    loso = evaluate_transfer(every, [cand], vectors, n_resamples=N_RESAMPLES, in_source=False)["candidates"][cand.name]
+    loso = evaluate_transfer(sources, [cand], vectors, n_resamples=N_RESAMPLES, in_source=False)["candidates"][
+        cand.name
+    ]
 
-    parts = [generic(s, label, np.arange(len(s.table), dtype=np.int64)) for s in sources]
-    table = stack(parts, "+".join(TRAIN_SOURCES))
-    x = np.vstack(vectors[: len(sources)])
+    every = [np.arange(len(s.table), dtype=np.int64) for s in sources]
     router = make_router(PAIR_ROUTER.kind, embedder=embedder, **PAIR_ROUTER.params)
-    router.fit_vectors(x, table)
-    per_source = {s.name: router.score_vectors(v, s.table.prompts) for s, v in zip(every, vectors, strict=True)}
-    router.calibration_ = calibrate([per_source[s.name] for s in sources], per_source, table.name)
+    router.fit_vectors(*training_set(sources, every, vectors, label))
+    per_source = {s.name: router.score_vectors(v, s.table.prompts) for s, v in zip(sources, vectors, strict=True)}
+    router.calibration_ = calibrate(list(per_source.values()), per_source, " + ".join(per_source))
     router.training_["label"] = label.name
     router.training_["labels_used"] = loso["labels_used"]
     router.training_["sources"] = {
-        s.name: f"{s.table.meta.get('source', s.name)}: {len(s.table)} prompts, label "
+        s.name: f"{CHAT_ORIGIN if s is chat else s.table.meta.get('source', s.name)}: {len(s.table)} prompts, label "
         f"{loso['labels_used'][s.name]} (pair {s.strong} vs {s.weak})"
+        + (f", each row counted {s.weight}x" if s.weight != 1 else "")
         for s in sources
     }
+    rho, lo, hi = chat_check(sources, vectors, embedder)  # issue 13: ordering chat it never saw, by difficulty
     metrics: JSONDict = {
         "transfer": loso["transfer"],
         "transfer_mean": loso["transfer_mean"],
         "measured_on": "leave-one-source-out: a router of this configuration trained on the other sources (training "
-        "rows sharing an 8-word shingle with the held-out source dropped), scored on the held-out source's real pair "
-        f"(mmlu, gsm8k: GPT-4-1106 vs Mixtral-8x7B; llmrouter: {sources[2].strong} vs {sources[2].weak}"
-        + ("; arena-bench-v1: GPT-4-1106 vs Mixtral-8x7B, GPT-4 grades 1-10" if chat else "")
-        + f"); 95% CIs from {N_RESAMPLES} bootstrap resamples (wayfare.eval.train_defaults)",
-    }
-    if chat is not None:
-        rho, lo, hi = spearman_with_ci(per_source[chat.name], chat_difficulty(chat))
-        metrics["chat_difficulty"] = {
+        "rows sharing an 8-word shingle with the held-out source dropped; arena-bench-v1 rows counted "
+        f"{CHAT_WEIGHT}x when trained on), scored on the held-out source's real pair (mmlu, gsm8k: GPT-4-1106 vs "
+        f"Mixtral-8x7B; llmrouter: {sources[2].strong} vs {sources[2].weak}; arena-bench-v1: GPT-4-1106 vs "
+        f"Mixtral-8x7B, GPT-4 grades 1-10); 95% CIs from {N_RESAMPLES} bootstrap resamples "
+        "(wayfare.eval.train_defaults)",
+        "chat_difficulty": {
             "spearman": round(rho, 4),
             "spearman_ci": [round(lo, 4), round(hi, 4)],
             "what": f"arena-bench-v1 difficulty (1 - mean GPT-4 grade of the {len(chat.table.models) - 2} judged "
-            f"models other than the two GPT-4s) on {len(chat.table)} chat prompts this router never saw",
-        }
+            f"models other than the two GPT-4s) on {len(chat.table)} chat prompts, scored by this configuration "
+            f"trained on {', '.join(TRAIN_SOURCES)} only (the shipped router was also trained on these prompts)",
+        },
+    }
     save_router(router, out, metrics=metrics)
     return metrics
 

@@ -42,8 +42,14 @@ class Source:
     table: ResultsTable
     strong: str
     weak: str
+    weight: int = 1
+    """How many times each of its rows counts when it is a training source (rows are repeated, which for the
+    routers' weighted losses is an integer sample weight): lets a small source, e.g. 298 chat prompts beside 20,000
+    benchmark rows, carry a chosen share of the training signal."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.weight, int) or self.weight < 1:
+            raise ValueError(f"source {self.name}: weight must be a positive integer, got {self.weight!r}")
         for role, model in (("strong", self.strong), ("weak", self.weak)):
             if model not in self.table.models:
                 raise ValueError(f"source {self.name}: {role} model {model!r} is not in its table")
@@ -90,6 +96,24 @@ def generic(source: Source, label: Label, rows: NDArray[np.int64]) -> ResultsTab
         output_tokens=None,
         categories=None,
     )
+
+
+def training_set(
+    sources: Sequence[Source], rows: Sequence[NDArray[np.int64]], vectors: Sequence[Vectors], label: Label
+) -> tuple[Vectors, ResultsTable]:
+    """The stacked generic training table (and its vectors) of ``rows`` of every source, each source's rows
+    repeated ``weight`` times; a source with no rows is left out."""
+    parts: list[ResultsTable] = []
+    xs: list[Vectors] = []
+    for src, r, x in zip(sources, rows, vectors, strict=True):
+        if len(r) == 0:
+            continue
+        part = generic(src, label, r)
+        parts += [part] * src.weight
+        xs += [x[r]] * src.weight
+    if not parts:
+        raise ValueError("no training rows left")
+    return np.vstack(xs), stack(parts, "+".join(dict.fromkeys(p.name for p in parts)))
 
 
 def stack(tables: Sequence[ResultsTable], name: str) -> ResultsTable:
@@ -181,10 +205,7 @@ def evaluate_transfer(
         transfer: dict[str, HeldOut] = {}
         inside: dict[str, HeldOut] = {}
         for i, held in enumerate(sources):
-            rows, _ = splits[i]
-            parts = [generic(src, cand.label, rows[j]) for j, src in enumerate(sources) if j != i]
-            x = np.vstack([vectors[j][rows[j]] for j in range(len(sources)) if j != i])
-            train = stack(parts, "+".join(p.name for p in parts))
+            x, train = training_set(sources, splits[i][0], vectors, cand.label)
             scorer = cand.fit(x, train, train.prompts)
             test = np.flatnonzero(held.pair_known).astype(np.int64)
             prompts = [held.table.prompts[r] for r in test]
@@ -214,6 +235,7 @@ def evaluate_transfer(
                 "strong": s.strong,
                 "weak": s.weak,
                 "n_models": len(s.table.models),
+                "weight": s.weight,
                 "origin": str(s.table.meta.get("source", s.table.name)),
             }
             for s in sources

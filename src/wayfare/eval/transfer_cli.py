@@ -18,7 +18,7 @@ from wayfare.embed.base import Embedder
 from wayfare.eval.routerspecs import parse_names
 from wayfare.eval.transfer import Candidate, FloatArray, Source, Vectors, evaluate_transfer
 from wayfare.eval.transfer_report import decontamination_line, ranked, sources_line, table_rows, write_transfer_report
-from wayfare.eval.transfer_sources import RouterChoice, load_sources, parse_labels, parse_router
+from wayfare.eval.transfer_sources import RouterChoice, load_sources, parse_labels, parse_router, with_weights
 
 DEFAULT_TRANSFER_ROUTERS = "logreg,ensemble[knn_weight=0],knn"
 DEFAULT_LABELS = "strong-wins,weak-fails,difficulty"
@@ -57,6 +57,7 @@ def run_transfer(
     *,
     sources: Sequence[str],
     routers: str,
+    source_weights: Sequence[str] = (),
     labels: str,
     strong: str | None,
     weak: str | None,
@@ -72,7 +73,7 @@ def run_transfer(
         [p.strip() for p in (strong or "").split(",") if p.strip()],
         [p.strip() for p in (weak or "").split(",") if p.strip()],
     )
-    srcs = load_sources(sources, *split)
+    srcs = with_weights(load_sources(sources, *split), source_weights)
     choices = [parse_router(n) for n in parse_names(routers)]
     if not choices:
         raise ValueError("--routers is empty")

@@ -103,7 +103,9 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 
 def sources_line(metrics: dict[str, Any]) -> str:
     return "; ".join(
-        f"{name}: {s['n_prompts']} prompts, {s['strong']} vs {s['weak']}" for name, s in metrics["sources"].items()
+        f"{name}: {s['n_prompts']} prompts, {s['strong']} vs {s['weak']}"
+        + (f", each row counted {s['weight']}x in training" if s.get("weight", 1) != 1 else "")
+        for name, s in metrics["sources"].items()
     )
 
 

@@ -18,7 +18,7 @@ Candidates: ``--routers`` names registry routers, optionally with parameters in 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -95,6 +95,25 @@ def load_sources(specs: Sequence[str], strong: Sequence[str], weak: Sequence[str
     if dupes:
         raise ValueError(f"two sources are named {', '.join(dupes)}: give each --source once")
     return sources
+
+
+def with_weights(sources: Sequence[Source], specs: Sequence[str]) -> list[Source]:
+    """``sources`` with the training weights of ``NAME=W`` specs (``--source-weight``) applied."""
+    weights: dict[str, int] = {}
+    names = [s.name for s in sources]
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        name = name.strip()
+        try:
+            weight = int(value)
+        except ValueError:
+            weight = 0
+        if not sep or weight < 1:
+            raise ValueError(f"--source-weight {spec!r}: give NAME=W with W a positive integer, e.g. arena-bench-v1=10")
+        if name not in names:
+            raise ValueError(f"--source-weight {spec!r}: no source is named {name!r} (sources: {', '.join(names)})")
+        weights[name] = weight
+    return [replace(s, weight=weights.get(s.name, s.weight)) for s in sources]
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def card_lines(meta: dict[str, Any]) -> list[str]:
     chat = metrics.get("chat_difficulty")
     if chat:
         lines.append(
-            f"chat it never saw: Spearman {chat['spearman']:.3f} [{chat['spearman_ci'][0]:.3f}, "
+            f"chat difficulty: Spearman {chat['spearman']:.3f} [{chat['spearman_ci'][0]:.3f}, "
             f"{chat['spearman_ci'][1]:.3f}] between its score and {chat['what']}"
         )
     for key, value in metrics.items():
