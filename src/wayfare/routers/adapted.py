@@ -86,6 +86,8 @@ class AdaptedRouter(BaseRouter):
         if not routers:
             raise ValueError("set_bases needs at least one fitted router")
         self.base_routers_ = list(routers)
+        if self.embedder is None:  # the bases' embedder reads the prompts (``fit`` / ``predict`` embed with it)
+            self.embedder = self.base_routers_[0].embedder
         return self
 
     def _load_bases(self) -> list[BaseRouter]:
@@ -135,10 +137,10 @@ class AdaptedRouter(BaseRouter):
         if not self.prompt_features:
             grid = (float("inf"),)
         loo_mse = {}
-        for a in grid:
+        for a in (*grid, float("inf")):  # the per-model means' error is always reported, for comparison
             sq = [ridge_head(z[known[:, j]], y[known[:, j], j], a)[2] ** 2 for j in range(y.shape[1])]
             loo_mse[a] = float(np.mean(np.concatenate(sq)))
-        self.alpha_ = min(loo_mse, key=lambda a: loo_mse[a])  # the first (smallest) on ties
+        self.alpha_ = min(grid, key=lambda a: loo_mse[a])  # the first (smallest) on ties
         heads = [ridge_head(z[known[:, j]], y[known[:, j], j], self.alpha_) for j in range(y.shape[1])]
         self.coef_ = np.asarray([w for w, _, _ in heads], dtype=np.float64).reshape(y.shape[1], z.shape[1])
         self.intercept_ = np.asarray([b for _, b, _ in heads], dtype=np.float64)
