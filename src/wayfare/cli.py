@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("wayfare.gateway.cli", "serve_command"),
     "mock-upstream": ("wayfare.gateway.cli", "mock_upstream_command"),
     "train": ("wayfare.routers.commands", "train_command"),
+    "adapt": ("wayfare.routers.commands", "adapt_command"),
     "calibrate": ("wayfare.routers.commands", "calibrate_command"),
     "score": ("wayfare.routers.commands", "score_command"),
     "share": ("wayfare.traffic.cli", "share_command"),

@@ -51,8 +51,12 @@ def test_costs_from_prices_and_strong_weak() -> None:
     three = {**two, "weak-model": {"input": 1, "output": 1}}
     t = load_arena_hard(FIX, prices=PriceTable.from_dict({"models": three}))
     assert t.costs is not None
-    # no token counts in the data: input estimated from the first turn, output unknown
-    assert t.costs[0, 1] == pytest.approx(estimate_tokens("What is 2+2?") * 10 / 1e6)
+    # no token counts in the data: input estimated from the first turn, output from the answer text ("4": 1 token)
+    assert t.output_tokens is not None and t.output_tokens[0, 1] == estimate_tokens("4")
+    assert t.costs[0, 1] == pytest.approx((estimate_tokens("What is 2+2?") * 10 + estimate_tokens("4") * 30) / 1e6)
+    # mid-model has no answer file: its output counts as 0, and the cost basis says so
+    assert t.costs[0, 0] == pytest.approx(estimate_tokens("What is 2+2?") * 1 / 1e6)
+    assert "answer text in model_answer/" in str(t.meta["cost_basis"]) and "counted as 0" in str(t.meta["cost_basis"])
     assert np.isnan(t.costs[3, 1])  # no grade, no cost
 
 
@@ -166,3 +170,11 @@ def test_real_arena_bench_v1() -> None:
     # decimal grades ([[9.5]]) have score null upstream; they are read from the text
     assert np.isclose(t.column("gpt-4-1106-preview"), 8.5 / 9).sum() == 1
     assert np.isclose(t.column("mistralai/Mixtral-8x7B-Instruct-v0.1"), 6.5 / 9).sum() == 1
+    # every judged model has a list price (wayfare/data/prices.json) and every graded answer a cost that counts
+    # its answer's length (GPT-4-1106 answers are ~1.6x longer than GPT-4-0314's, at a third / half its list price)
+    graded = ~np.isnan(t.scores)
+    assert t.costs is not None and not np.isnan(t.costs[graded]).any()
+    assert t.output_tokens is not None and not np.isnan(t.output_tokens[graded]).any()
+    assert "no cost for" not in str(t.meta["cost_basis"])
+    per_call = dict(zip(t.models, np.nanmean(t.costs, axis=0), strict=True))
+    assert per_call["gpt-4-0314"] > per_call["gpt-4-1106-preview"] > per_call["claude-2.1"]

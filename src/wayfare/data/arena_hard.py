@@ -11,8 +11,11 @@ A directory (e.g. arena-hard-auto's ``data/arena-bench-v1/``) with:
   ``meta["n_unparseable"]``. Grades are 1-10, rescaled to [0, 1] as ``(g - 1) / 9``; a grade outside 1-10 is an
   error. Several grades of one (question, model) (e.g. per ``turn``) are averaged and counted; judgments of
   questions not in ``question.jsonl`` are dropped and counted.
-- optionally ``model_answer/*.jsonl`` (only the models that have answers are recorded in ``meta``) and a
-  ``*_config.yaml`` with ``judge_model`` (in the directory, or ``<dir>_config.yaml`` next to it as upstream).
+- optionally ``model_answer/*.jsonl`` (FastChat answers: ``question_id``, ``model_id``, ``choices[0].turns[0]``):
+  the models that have answers are recorded in ``meta``, and each graded answer's length gives its output tokens
+  (``ceil(chars / 4)``, :func:`wayfare.data.prices.estimate_tokens`; the files record no token counts), so list
+  prices cost input and output; and a ``*_config.yaml`` with ``judge_model`` (in the directory, or
+  ``<dir>_config.yaml`` next to it as upstream).
 
 A (question, model) without a grade is NaN. Models are sorted; rows are in ``question.jsonl`` order.
 """
@@ -29,7 +32,7 @@ import yaml
 
 from wayfare.data.errors import DataFormatError
 from wayfare.data.jsonlines import json_objects
-from wayfare.data.prices import PriceTable, fill_costs
+from wayfare.data.prices import CHARS_PER_TOKEN, PriceTable, estimate_tokens, fill_costs
 from wayfare.data.table import ResultsTable
 
 RAW_MIN, RAW_MAX = 1.0, 10.0
@@ -95,16 +98,29 @@ def _judge(root: Path) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _answer_models(answer_dir: Path) -> list[str]:
-    """Models with an answer file: the first row's ``model_id`` (or ``model``), else the file name."""
+def _answer_text(row: dict[str, object]) -> str | None:
+    """The first turn of FastChat's ``choices[0].turns`` (a string or ``{"content": ...}``), else None."""
+    choices = row.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None
+    return _first_turn(choices[0].get("turns"))
+
+
+def _answers(answer_dir: Path) -> tuple[list[str], dict[tuple[str, str], str]]:
+    """Models with an answer file (the first row's ``model_id`` or ``model``, else the file name) and each
+    (question_id, model)'s answer text (rows without a readable first turn are skipped)."""
     models = set()
+    texts: dict[tuple[str, str], str] = {}
     for path in sorted(answer_dir.glob("*.jsonl")) if answer_dir.is_dir() else []:
-        name = path.stem
+        name = None
         for _, row in json_objects(path):
-            name = str(row.get("model_id") or row.get("model") or path.stem)
-            break
-        models.add(name)
-    return sorted(models)
+            model = str(row.get("model_id") or row.get("model") or path.stem)
+            name = name or model
+            text = _answer_text(row)
+            if "question_id" in row and text is not None:
+                texts[(str(row["question_id"]), model)] = text
+        models.add(name or path.stem)
+    return sorted(models), texts
 
 
 def load_arena_hard(path: str | Path, *, prices: PriceTable | None = None) -> ResultsTable:
@@ -168,7 +184,15 @@ def load_arena_hard(path: str | Path, *, prices: PriceTable | None = None) -> Re
     for (qid, model), vals in grades.items():
         scores[row[qid], col[model]] = (float(np.mean(vals)) - RAW_MIN) / (RAW_MAX - RAW_MIN)
     judge, judge_config = _judge(root.resolve())
-    answers = _answer_models(root / "model_answer")
+    answers, texts = _answers(root / "model_answer")
+    output_tokens = None
+    out_known = np.zeros_like(scores, dtype=bool)
+    if texts:
+        output_tokens = np.full(scores.shape, np.nan, dtype=np.float64)
+        for (qid, model), text in texts.items():
+            if qid in row and model in col:
+                output_tokens[row[qid], col[model]] = estimate_tokens(text)
+        out_known = ~np.isnan(output_tokens)
     meta: dict[str, object] = {
         "source": str(root),
         "format": "arena-hard",
@@ -183,6 +207,13 @@ def load_arena_hard(path: str | Path, *, prices: PriceTable | None = None) -> Re
         "models_without_grades": sorted(judged - set(models)),
         "models_with_answers": answers,
     }
+    if output_tokens is not None:
+        n_graded = int((~np.isnan(scores)).sum())
+        n_both = int((out_known & ~np.isnan(scores)).sum())
+        meta["output_tokens_basis"] = (
+            "output tokens estimated from each model's answer text in model_answer/ as "
+            f"ceil(chars/{CHARS_PER_TOKEN:g}) ({n_both} of {n_graded} graded answers found)"
+        )
     table = ResultsTable(
         name=name,
         prompt_ids=[f"{name}/{q}" for q in order],
@@ -191,5 +222,6 @@ def load_arena_hard(path: str | Path, *, prices: PriceTable | None = None) -> Re
         scores=scores,
         categories=[questions[q][1] for q in order],
         meta=meta,
+        output_tokens=output_tokens,
     )
     return fill_costs(table, prices)

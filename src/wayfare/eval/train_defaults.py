@@ -8,7 +8,9 @@
   its score and the chat prompts' difficulty. Its columns are named ``weak`` / ``strong``: the gateway maps them to
   the configured pair. arena-bench-v1 is read from ../shared/data (or ``WAYFARE_SHARED_DATA``); it is not bundled.
 - ``default-n``: the task router (a prompt-level task classifier times each model's shrunk per-task mean score)
-  over LLMRouter's 9 models; trained on the train split, measured on the de-leaked test split.
+  over LLMRouter's 9 models; trained on the train split, measured on the de-leaked test split, and, when the shared
+  arena-bench-v1 is there, on its 14 chat models it never saw, through an adapted router
+  (:mod:`wayfare.eval.adapt_eval`: per-model heads on default-n's predictions, fitted on 30% of the chat prompts).
 
 Every number stored in an artifact is measured here and says what it was measured on.
 """
@@ -200,8 +202,41 @@ def train_n(embedder: Embedder, out: Path) -> JSONDict:
         "aiq": round(aiq(hull, float(single_cost.min()), float(single_cost.max())), 4),
     }
     router.training_["sources"] = {"llmrouter-train": "LLMRouter train split (no GPQA), 9 models"}
+    arena = shared_data() / CHAT
+    if arena.is_dir():
+        metrics["arena_bench_v1"] = arena_adapted(router, embedder, arena)
     save_router(router, out, metrics=metrics)
     return metrics
+
+
+def arena_adapted(router: Any, embedder: Embedder, path: Path) -> JSONDict:
+    """default-n adapted to arena-bench-v1's judged models on repeated calibration splits (never trained on them;
+    default-n itself is unchanged)."""
+    from wayfare.data.arena_hard import load_arena_hard
+    from wayfare.eval.adapt_eval import evaluate_adapted
+
+    table = load_arena_hard(path)
+    x = embed_with_progress(embedder, table.prompts, label="embedding arena-bench-v1")
+    result = evaluate_adapted([router], table, x)
+    result["command"] = "python -m wayfare.eval.train_defaults --only n-arena (wayfare.eval.adapt_eval)"
+    return result
+
+
+def card_n_arena(folder: Path, cache: str | None) -> JSONDict:
+    """Measure the saved default-n on arena-bench-v1 and store it in its card (``metrics.arena_bench_v1``); the
+    router's arrays and its other metrics are left as they are."""
+    from wayfare.routers.artifact import load_artifact, read_meta, write_meta
+
+    arena = shared_data() / CHAT
+    if not arena.is_dir():
+        raise SystemExit(f"arena-bench-v1 is not at {arena} (set WAYFARE_SHARED_DATA)")
+    meta = read_meta(folder)
+    router = load_artifact(folder, embedder=_open(str(meta["embedder"]["name"]), cache))
+    assert router.embedder is not None
+    result = arena_adapted(router, router.embedder, arena)
+    meta["metrics"]["arena_bench_v1"] = result
+    write_meta(folder, meta)
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -209,9 +244,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=DEFAULTS_DIR)
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="<model>:<max_tokens>, e.g. minilm-l6-int8:128")
     parser.add_argument("--n-embedder", default=N_EMBEDDER, help="embedder of default-n, same form")
-    parser.add_argument("--only", choices=("pair", "n"), help="train only this one")
+    parser.add_argument(
+        "--only",
+        choices=("pair", "n", "n-arena"),
+        help="train only this one (n-arena: score the saved default-n on arena-bench-v1 into its card, no training)",
+    )
     parser.add_argument("--cache", default=os.environ.get("WAYFARE_EMBED_CACHE"), help="embedding cache folder")
     args = parser.parse_args(argv)
+    if args.only == "n-arena":
+        print("n arena-bench-v1:", card_n_arena(args.output / "n", args.cache))
+        return
     if args.only != "n":
         print("pair:", train_pair(_open(args.embedder, args.cache), args.output / "pair"))
     if args.only != "pair":

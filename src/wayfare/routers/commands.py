@@ -1,4 +1,4 @@
-"""``wayfare train``, ``wayfare calibrate`` and ``wayfare score``: the router command line."""
+"""``wayfare train``, ``wayfare adapt``, ``wayfare calibrate`` and ``wayfare score``: the router command line."""
 
 from __future__ import annotations
 
@@ -115,6 +115,52 @@ def train_command(
     )
     for key, value in metrics.items():
         out_console.print(f"  {key}: {value}", highlight=False)
+    out_console.print(f"saved to {folder}")
+
+
+def adapt_command(
+    router: list[str] = typer.Option(
+        ["default-n"], "--router", help="Base router(s) to adapt: a folder or 'default-n' / 'default' (repeatable)."
+    ),
+    input: str = typer.Option(..., "--input", help="Your graded sample: a results file or folder (see --format)."),
+    fmt: str | None = typer.Option(None, "--format", help="Format of --input: jsonl, arena-hard, ..."),
+    output: Path = typer.Option(..., "--output", help="Folder to write the adapted router to."),
+    param: list[str] = typer.Option([], "--param", help="alpha=auto|<number>, prompt_features=false (repeatable)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Adapt a trained router to your own models from a small graded sample (every model scored on 50-100 prompts):
+    one ridge head per model on the base router's predictions (docs/ROUTERS.md, "Adapting to your models")."""
+    from wayfare.routers.adapted import AdaptedRouter
+    from wayfare.routers.artifact import load_router, save_router
+    from wayfare.routers.training import embed_with_progress, load_training_table, parse_params
+
+    try:
+        table = load_training_table(input, fmt)
+        if len(table.models) < 2:
+            raise ValueError(f"{input}: adapting routes among models, and the table has {len(table.models)} model")
+        bases = [load_router(b) for b in router]
+        r = AdaptedRouter(bases=router, seed=seed, **parse_params(param)).set_bases(bases)
+    except (ValueError, OSError, TypeError) as exc:
+        _fail(str(exc))
+    embedder = bases[0].embedder
+    if embedder is None:
+        _fail(f"the base router {router[0]} has no embedder to read prompts with")
+    x = embed_with_progress(embedder, table.prompts, label=f"embedding {len(table)} prompts")
+    try:
+        with err_console.status(f"fitting {len(table.models)} heads on {len(table)} prompts"):
+            r.fit_vectors(x, table)
+    except ValueError as exc:
+        _fail(str(exc))
+    folder = save_router(r, output)
+    mse = r.loo_mse_
+    line = f"adapted {', '.join(router)} to {len(r.models_)} models of {table.name} ({len(table)} prompts)"
+    if r.prompt_features:
+        chosen = "inf" if not np.isfinite(r.alpha_) else f"{r.alpha_:g}"
+        line += (
+            f"; alpha {chosen} by leave-one-out: squared error {mse[chosen]:.4f} vs {mse['inf']:.4f} for per-model "
+            "means" + (" (no prompt-level signal found: it predicts each model's mean)" if chosen == "inf" else "")
+        )
+    out_console.print(line, soft_wrap=True, highlight=False)
     out_console.print(f"saved to {folder}")
 
 

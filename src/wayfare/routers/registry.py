@@ -8,6 +8,7 @@ from typing import Any
 
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import BaseRouter
+from wayfare.routers.adapted import AdaptedRouter
 from wayfare.routers.baselines import OracleRouter, RandomRouter
 from wayfare.routers.blend import BlendRouter
 from wayfare.routers.ensemble import EnsembleRouter
@@ -31,6 +32,7 @@ _ROUTERS: dict[str, type[BaseRouter]] = {
         EnsembleRouter,
         BlendRouter,
         TaskRouter,
+        AdaptedRouter,
         RandomRouter,
         OracleRouter,
     )
