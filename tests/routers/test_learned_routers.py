@@ -29,7 +29,7 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def test_registry_lists_every_router() -> None:
-    assert set(available_routers()) == {*LEARNED, "random", "oracle"}
+    assert set(available_routers()) == {*LEARNED, "adapted", "random", "oracle"}  # adapted needs a fitted base
     with pytest.raises(ValueError, match="unknown router 'nope'"):
         make_router("nope")
     with pytest.raises(ValueError, match="bad parameters for router 'knn'"):
