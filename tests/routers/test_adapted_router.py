@@ -47,7 +47,9 @@ def test_learns_that_one_model_is_good_only_on_one_kind_of_prompt(base: object, 
     is_code = np.array([c in CODE for c in held.categories])
     assert is_code.sum() >= 10 and (~is_code).sum() >= 10
     adapted = AdaptedRouter(bases=["mine-base"]).set_bases([base]).fit(cal)  # type: ignore[list-item]
-    picks = adapted.predict(held.prompts).argmax(axis=1)
+    predicted = adapted.predict(held.prompts)
+    picks = predicted.argmax(axis=1)
+    assert predicted.min() >= 0.0 and predicted.max() <= 1.0  # expected scores, clipped to the score range
     assert adapted.models_ == ["coder", "steady"]
     assert np.mean(picks[is_code] == 0) >= 0.8  # code prompts go to the coder
     assert np.mean(picks[~is_code] == 1) >= 0.8  # the rest to the steady model

@@ -40,6 +40,16 @@ def test_the_card_states_sources_label_and_held_out_numbers() -> None:
     assert bad.exit_code == 2 and "no router artifact at no-such-router" in bad.output
 
 
+def test_the_n_model_card_shows_nested_measurements_as_readable_lines() -> None:
+    meta = read_meta(shipped_router_path("default-n"))
+    out = CliRunner().invoke(app, ["models", "show", "default-n"], terminal_width=400).output
+    assert "label: each model’s score" in out  # an N-model router has no pair label
+    arena = meta["metrics"]["arena_bench_v1"]  # measured on models it never saw (docs/ROUTERS.md)
+    aiq = arena["adapted"]["aiq"]
+    assert f"    aiq: {aiq['mean']} [{aiq['interval'][0]}, {aiq['interval'][1]}]" in out.splitlines()
+    assert "arena_bench_v1:" in out.splitlines() and "{'" not in out  # no raw dict dumps
+
+
 @pytest.mark.skipif(not ARENA.is_dir(), reason=f"{ARENA} is not here (the shared data folder)")
 def test_the_default_configuration_orders_chat_it_never_saw_by_difficulty() -> None:
     """Trained like the default but without arena-bench-v1, its score follows the chat prompts' difficulty (1 - mean

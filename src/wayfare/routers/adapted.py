@@ -153,7 +153,7 @@ class AdaptedRouter(BaseRouter):
         if not self.prompt_features:
             return np.repeat(self.intercept_[None, :], x.shape[0], axis=0)
         z = (self.base_features(x, prompts) - self.feature_mean_) / self.feature_std_
-        return np.asarray(z @ self.coef_.T + self.intercept_, dtype=np.float64)
+        return np.asarray(np.clip(z @ self.coef_.T + self.intercept_, 0.0, 1.0), dtype=np.float64)
 
     # ------------------------------------------------------------------ state
     def _get_state(self) -> tuple[JSONDict, Arrays]:

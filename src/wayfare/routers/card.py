@@ -27,6 +27,22 @@ def _ci(entry: dict[str, Any]) -> str:
     return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None and ci[1] is not None else "")
 
 
+def _nested(key: str, value: Any, indent: str) -> list[str]:
+    """``key: value``, a dict as an indented block (``{"mean", "interval"}`` as ``mean [lo, hi]``), lists joined."""
+    if isinstance(value, dict):
+        if set(value) >= {"mean", "interval"} and len(value["interval"]) == 2:
+            lo, hi = value["interval"]
+            rest = "".join(f", {k} {v}" for k, v in value.items() if k not in ("mean", "interval"))
+            return [f"{indent}{key}: {value['mean']} [{lo}, {hi}]{rest}"]
+        lines = [f"{indent}{key}:"]
+        for k, v in value.items():
+            lines.extend(_nested(str(k), v, indent + "  "))
+        return lines
+    if isinstance(value, list):
+        return [f"{indent}{key}: {', '.join(map(str, value))}"]
+    return [f"{indent}{key}: {value}"]
+
+
 def card_lines(meta: dict[str, Any]) -> list[str]:
     """The router card as lines of text (also what the tests read)."""
     training = meta.get("training") or {}
@@ -38,7 +54,7 @@ def card_lines(meta: dict[str, Any]) -> list[str]:
         f"router: {meta.get('kind')} ({params}); embedder {embedder}",
         f"models: {', '.join(meta.get('models', []))}"
         + (f" (strong {meta['strong']}, weak {meta['weak']})" if meta.get("strong") else ""),
-        f"label: {training.get('label', 'strong-wins')}",
+        f"label: {training.get('label', 'strong-wins' if meta.get('strong') else 'each model’s score')}",
         f"trained on: {training.get('table', '?')}, {training.get('n_prompts', '?')} prompts",
     ]
     for name, text in (training.get("sources") or {}).items():
@@ -58,7 +74,7 @@ def card_lines(meta: dict[str, Any]) -> list[str]:
         )
     for key, value in metrics.items():
         if key not in ("transfer", "transfer_mean", "chat_difficulty", "measured_on"):
-            lines.append(f"{key}: {value}")
+            lines.extend(_nested(key, value, ""))
     if metrics.get("measured_on"):
         lines.append(f"measured on: {metrics['measured_on']}")
     if calibration.get("threshold") is not None:
