@@ -43,7 +43,8 @@ def test_the_card_states_sources_label_and_held_out_numbers() -> None:
 def test_the_n_model_card_shows_nested_measurements_as_readable_lines() -> None:
     meta = read_meta(shipped_router_path("default-n"))
     out = CliRunner().invoke(app, ["models", "show", "default-n"], terminal_width=400).output
-    assert "label: each model’s score" in out  # an N-model router has no pair label
+    assert "label: scores (each model’s own score)" in out  # an N-model router has no pair label
+    assert meta["training"]["label"] == "scores"
     arena = meta["metrics"]["arena_bench_v1"]  # measured on models it never saw (docs/ROUTERS.md)
     aiq = arena["adapted"]["aiq"]
     assert f"    aiq: {aiq['mean']} [{aiq['interval'][0]}, {aiq['interval'][1]}]" in out.splitlines()

@@ -97,7 +97,7 @@ class BaseRouter(ABC):
             "table": table.name,
             "n_prompts": len(table),
             "n_models": len(table.models),
-            "label": str(table.meta.get("label", "strong-wins")),
+            "label": str(table.meta.get("label", "strong-wins" if len(self.models_) == 2 else "scores")),
             "mean_label": {m: round(v, 6) for m, v in table.mean_scores().items()},
             "fit_seconds": round(time.perf_counter() - start, 3),
         }

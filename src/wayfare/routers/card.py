@@ -27,6 +27,12 @@ def _ci(entry: dict[str, Any]) -> str:
     return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci[0] is not None and ci[1] is not None else "")
 
 
+def _label(label: str | None, pair: bool) -> str:
+    if label is None:
+        label = "strong-wins" if pair else "scores"
+    return "scores (each model’s own score)" if label == "scores" else label
+
+
 def _nested(key: str, value: Any, indent: str) -> list[str]:
     """``key: value``, a dict as an indented block (``{"mean", "interval"}`` as ``mean [lo, hi]``), lists joined."""
     if isinstance(value, dict):
@@ -54,7 +60,7 @@ def card_lines(meta: dict[str, Any]) -> list[str]:
         f"router: {meta.get('kind')} ({params}); embedder {embedder}",
         f"models: {', '.join(meta.get('models', []))}"
         + (f" (strong {meta['strong']}, weak {meta['weak']})" if meta.get("strong") else ""),
-        f"label: {training.get('label', 'strong-wins' if meta.get('strong') else 'each model’s score')}",
+        f"label: {_label(training.get('label'), bool(meta.get('strong')))}",
         f"trained on: {training.get('table', '?')}, {training.get('n_prompts', '?')} prompts",
     ]
     for name, text in (training.get("sources") or {}).items():
