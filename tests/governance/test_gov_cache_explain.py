@@ -39,6 +39,15 @@ def test_which_requests_are_cached() -> None:
     assert forced.cache_key_for("auto", "chat", {**body, "temperature": 0.9}) is not None
 
 
+def test_callers_have_their_own_entries_unless_sharing_is_on() -> None:
+    body = {"model": "auto", "messages": [{"role": "user", "content": "x"}], "temperature": 0}
+    own = Governance(GovernanceConfig(cache=CacheConfig(routes=["auto"])))
+    assert own.cache_key_for("auto", "chat", body, "key-a") != own.cache_key_for("auto", "chat", body, "key-b")
+    assert own.cache_key_for("auto", "chat", body, "key-a") == own.cache_key_for("auto", "chat", body, "key-a")
+    shared = Governance(GovernanceConfig(cache=CacheConfig(routes=["auto"], share_across_keys=True)))
+    assert shared.cache_key_for("auto", "chat", body, "key-a") == shared.cache_key_for("auto", "chat", body, "key-b")
+
+
 def test_memory_cache_lru_and_ttl() -> None:
     async def main() -> None:
         cache = MemoryCache(max_entries=2)

@@ -174,6 +174,27 @@ def test_response_cache(env: Env) -> None:
     assert chunks and len(env.stack.mock.mock.requests) == n + 1  # streaming skips the cache
 
 
+def test_response_cache_is_per_caller(env: Env) -> None:
+    """Another virtual key sending the same request does not get the first caller's cached answer."""
+    alice, bob = (env.sdk(env.create_key(metadata={"team": t})["key"]) for t in ("alice", "bob"))
+    msgs = _user("is this cached for everyone?")
+    assert (
+        alice.chat.completions.with_raw_response.create(model="weak", messages=msgs, temperature=0).headers[
+            "x-wayfare-cache"
+        ]
+        == "miss"
+    )
+    assert (
+        alice.chat.completions.with_raw_response.create(model="weak", messages=msgs, temperature=0).headers[
+            "x-wayfare-cache"
+        ]
+        == "hit"
+    )
+    n = len(env.stack.mock.mock.requests)
+    other = bob.chat.completions.with_raw_response.create(model="weak", messages=msgs, temperature=0)
+    assert other.headers["x-wayfare-cache"] == "miss" and len(env.stack.mock.mock.requests) == n + 1
+
+
 def _wait_rows(db: str, at_least: int) -> list[dict[str, Any]]:
     engine = sa.create_engine(f"sqlite:///{db}")
     deadline = time.monotonic() + 10

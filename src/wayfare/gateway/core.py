@@ -14,7 +14,7 @@ from wayfare.cache.stream import ChunkCollector
 from wayfare.data.prices import PriceTable
 from wayfare.gateway import semantic_cache as semantic
 from wayfare.gateway.config import GatewayConfig, ModelConfig
-from wayfare.gateway.context import RequestContext, fmt
+from wayfare.gateway.context import RequestContext, caller_id, fmt
 from wayfare.gateway.cost import Pricing, usage_tokens
 from wayfare.gateway.deployments import Deployment, Deployments
 from wayfare.gateway.errors import error_body, error_response, upstream_failure
@@ -170,7 +170,7 @@ class Gateway:
                 return exc.response()
             probe = self.semantic.probe(name, ctx) if self.semantic is not None else None
             if not body.get("stream") or endpoint == "embeddings":
-                ckey = self.gov.cache_key_for(name, endpoint, body)
+                ckey = self.gov.cache_key_for(name, endpoint, body, caller_id(principal, headers))
                 if ckey is not None or probe is not None:
                     return await self._unary(ctx, chain, ckey, probe)
             elif probe is not None:

@@ -14,10 +14,14 @@ IGNORED_FIELDS = frozenset({"stream", "stream_options", "user", "metadata", "sto
 """Request fields that do not change the response (so they are not part of the cache key)."""
 
 
-def cache_key(endpoint: str, body: dict[str, Any]) -> str:
-    """sha256 of the endpoint and the request body with sorted keys, minus :data:`IGNORED_FIELDS`."""
+def cache_key(endpoint: str, body: dict[str, Any], caller: str | None = None) -> str:
+    """sha256 of the caller (when given), the endpoint and the request body with sorted keys, minus
+    :data:`IGNORED_FIELDS`."""
     kept = {k: v for k, v in body.items() if k not in IGNORED_FIELDS}
-    return hashlib.sha256(endpoint.encode() + b"\0" + orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    scope = b"" if caller is None else caller.encode() + b"\0"
+    return hashlib.sha256(
+        scope + endpoint.encode() + b"\0" + orjson.dumps(kept, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
 
 
 class ResponseCache(Protocol):

@@ -30,6 +30,10 @@ class CacheConfig(_Strict):
     """In-process LRU size (ignored with Redis, which evicts by TTL)."""
     force: bool = False
     """Cache even when temperature > 0 (a missing temperature counts as OpenAI's default, 1)."""
+    share_across_keys: bool = False
+    """Serve one caller's cached answer to another (virtual keys, or callers told apart by their Authorization
+    header). Off by default: every caller has its own entries, so a cache hit never tells one tenant what another
+    asked."""
     semantic: SemanticCacheConfig = SemanticCacheConfig()
     """Reuse answers for similar prompts (docs/GATEWAY.md "Semantic cache")."""
 

@@ -319,9 +319,12 @@ class Governance:
         task.add_done_callback(self._pending.discard)
 
     # ------------------------------------------------------------------ response cache
-    def cache_key_for(self, requested: str, endpoint: str, body: Mapping[str, Any]) -> str | None:
+    def cache_key_for(
+        self, requested: str, endpoint: str, body: Mapping[str, Any], caller: str | None = None
+    ) -> str | None:
         """The cache key of a request, or None when it must not be cached (route not opted in, streaming,
-        temperature > 0 (default 1) unless forced)."""
+        temperature > 0 (default 1) unless forced). ``caller`` (who sent it) is part of the key unless
+        ``share_across_keys``."""
         cfg = self.config.cache
         if requested not in cfg.routes:
             return None
@@ -330,7 +333,7 @@ class Governance:
         temperature = body.get("temperature")
         if not cfg.force and (temperature is None or not isinstance(temperature, int | float) or temperature > 0):
             return None
-        return cache_key(endpoint, dict(body))
+        return cache_key(endpoint, dict(body), None if cfg.share_across_keys else caller)
 
     async def cache_get(self, key: str) -> dict[str, Any] | None:
         raw = await self.cache.get(key)
