@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import openai
 from typer.testing import CliRunner
 
 from wayfare.cli import app
+from wayfare.gateway.config import parse_config
+from wayfare.gateway.testing import GatewayStack
 from wayfare.routers import read_meta
 
 runner = CliRunner()
@@ -71,3 +74,26 @@ def test_adapt_errors_are_one_line(tmp_path: Path) -> None:
     msg = one_line_error(["adapt", "--input", str(data), "--output", out, "--param", "alpha=-2"])
     assert "alpha must be 'auto' or a number >= 0" in msg
     assert not Path(out).exists()
+
+
+def test_the_gateway_serves_an_adapted_router_on_an_n_model_route(tmp_path: Path) -> None:
+    """`wayfare adapt` output as a route's router: code prompts go to the coder, chat to the chatty model."""
+    out = tmp_path / "adapted"
+    result = runner.invoke(app, ["adapt", "--input", str(graded_table(tmp_path / "m.jsonl")), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    config = (
+        "models:\n"
+        + "".join(
+            f"  - {{name: {m}, model: up-{m}, base_url: URL, input_price: 1, output_price: 1}}\n"
+            for m in ("coder", "chatty", "plain")
+        )
+        + f"routes:\n  - {{name: mine, router: {out}, models: [plain, coder, chatty], policy: {{tolerance: 0.05}}}}\n"
+        + "database_url: none\n"
+    )
+    with GatewayStack(lambda url: parse_config(config.replace("URL", url))) as stack:
+        client = openai.OpenAI(base_url=stack.base_url, api_key="unused", max_retries=0, timeout=10)
+        for prompt, expected in ((CODE, "coder"), (CHAT, "chatty")):
+            raw = client.chat.completions.with_raw_response.create(
+                model="mine", messages=[{"role": "user", "content": prompt}]
+            )
+            assert raw.headers["x-wayfare-model"] == expected and raw.headers["x-wayfare-reason"] == "router"
