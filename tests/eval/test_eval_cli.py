@@ -127,6 +127,24 @@ def test_mt_bench_format(tmp_path: Path) -> None:
     assert "APGR" in output
 
 
+def test_prices_file_gives_costs_to_models_without_a_list_price(tmp_path: Path) -> None:
+    data = tmp_path / "mtb"
+    write_mt_bench(data, {"our-big": 1.0, "our-mid": 0.8, "our-small": 0.6})
+    base = ["--data", str(data), "--format", "mt-bench", "--routers", "", "--bootstrap", "0"]
+    code, output, _, _ = run_eval([*base, "--out", str(tmp_path / "a")])
+    assert code == 1 and "no list price" in output and "--prices FILE" in output  # three models need costs
+    prices = tmp_path / "prices.json"
+    table = {"our-big": (5.0, 15.0), "our-mid": (1.0, 2.0), "our-small": (0.1, 0.2)}
+    prices.write_text(json.dumps({"models": {m: {"input": i, "output": o} for m, (i, o) in table.items()}}))
+    code, output, metrics, _ = run_eval([*base, "--prices", str(prices), "--out", str(tmp_path / "b")])
+    assert code == 0, output
+    assert metrics is not None and metrics["mode"] == "multi" and str(prices) in str(metrics["cost_basis"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"models": {"our-big": {"input": -1, "output": 1}}}))
+    code, output, _, _ = run_eval([*base, "--prices", str(bad), "--out", str(tmp_path / "c")])
+    assert code == 1 and "negative or non-finite price" in output and "Traceback" not in output
+
+
 def write_routerarena(d: Path, n: int = 60) -> None:
     """One <model>.jsonl per model, joined on global_index; cost = evaluation_result.inference_cost."""
     d.mkdir()

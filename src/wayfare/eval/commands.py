@@ -40,18 +40,20 @@ def _progress() -> Progress:
     )
 
 
-def _load_table(benchmark: str | None, data: Path | None, fmt: str | None) -> ResultsTable:
+def _load_table(benchmark: str | None, data: Path | None, fmt: str | None, prices: Path | None) -> ResultsTable:
     from wayfare.data import load_benchmark, load_table
+    from wayfare.data.prices import PriceTable
 
     if benchmark and data:
         raise UsageError("give either --benchmark or --data, not both")
+    table_prices = PriceTable.from_file(prices) if prices is not None else None
     if benchmark:
-        return load_benchmark(benchmark)
+        return load_benchmark(benchmark, prices=table_prices)
     if data is None:
         raise UsageError("give --benchmark NAME (mmlu, gsm8k, llmrouter) or --data PATH --format FORMAT")
     if not fmt:
         raise UsageError("--data needs --format (e.g. mt-bench, routerarena, llmrouter, jsonl)")
-    return load_table(data, fmt)
+    return load_table(data, fmt, prices=table_prices)
 
 
 def _embedder(spec: str) -> Embedder:
@@ -110,6 +112,12 @@ def eval_command(
         None,
         "--format",
         help="Format of --data: routellm-mmlu, routellm-gsm8k, llmrouter, mt-bench, routerarena, arena-hard, jsonl.",
+    ),
+    prices: Path | None = typer.Option(
+        None,
+        "--prices",
+        help='Price table JSON ({"models": {name: {"input": USD per 1M, "output": ...}}}) for models without '
+        "recorded costs (default: the shipped wayfare/data/prices.json).",
     ),
     routers: str | None = typer.Option(
         None,
@@ -176,6 +184,8 @@ def eval_command(
             raise UsageError(f"--folds must be at least 2, got {folds}")
         if bootstrap < 0:
             raise UsageError(f"--bootstrap must be >= 0, got {bootstrap}")
+        if transfer and prices is not None:
+            raise UsageError("--prices is for costs; --transfer scores APGR, which needs none")
         if transfer:
             _transfer(
                 source,
@@ -197,7 +207,7 @@ def eval_command(
             raise UsageError(
                 "--source and --source-weight are for --transfer; evaluate one table with --benchmark or --data"
             )
-        table = _load_table(benchmark, data, fmt)
+        table = _load_table(benchmark, data, fmt, prices)
         config = EvalConfig(folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak)
         result, paths, notes = run(table, routers or DEFAULT_ROUTERS, config, out, embedder)
     except _expected_errors() as exc:

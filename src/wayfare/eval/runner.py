@@ -119,7 +119,8 @@ def evaluate(
     if mode == "multi" and costs is None:
         raise ValueError(
             f"{table.name}: comparing {len(table.models)} models needs a cost per call for each model "
-            f"({table.meta.get('cost_basis', 'no costs in the data')}); add prices, or pick two with --strong/--weak"
+            f"({table.meta.get('cost_basis', 'no costs in the data')}); add prices (--prices FILE), or pick two with "
+            "--strong/--weak"
         )
     vectors = None
     if embedder is not None and routers:
