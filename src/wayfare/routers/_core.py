@@ -32,10 +32,28 @@ class NotFittedError(RuntimeError):
     """The router was used before ``fit`` (or before loading a fitted artifact)."""
 
 
+_KINDS: dict[str, type[BaseRouter]] = {}
+
+
+def router_of_kind(kind: str) -> type[BaseRouter]:
+    """The router class whose ``kind`` is ``kind`` (every subclass that sets ``kind`` registers itself), for reading
+    artifacts without importing the registry."""
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown router {kind!r}; available: {', '.join(_KINDS)}") from None
+
+
 class BaseRouter(ABC):
     """Base of every router. ``kind`` is the registry name; constructor arguments are the parameters."""
 
     kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("kind"):
+            _KINDS[cls.kind] = cls
+
     needs_embedder: ClassVar[bool] = True
     needs_text: ClassVar[bool] = False  # true: the vector-level methods also need the prompts (text features)
 

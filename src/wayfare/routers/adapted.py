@@ -28,7 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wayfare.embed.base import Embedder
-from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, standardise
+from wayfare.routers._core import Arrays, BaseRouter, FloatArray, JSONDict, router_of_kind, standardise
+from wayfare.routers.artifact import load_router
 
 if TYPE_CHECKING:
     from wayfare.data import ResultsTable
@@ -92,8 +93,6 @@ class AdaptedRouter(BaseRouter):
 
     def _load_bases(self) -> list[BaseRouter]:
         if getattr(self, "base_routers_", None) is None:
-            from wayfare.routers.artifact import load_router
-
             self.base_routers_ = [load_router(b, embedder=self.embedder) for b in self.bases]
         names = {r.embedder_name_ for r in self.base_routers_}
         if len(names) > 1:
@@ -185,11 +184,9 @@ class AdaptedRouter(BaseRouter):
         return state, arrays
 
     def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
-        from wayfare.routers.registry import router_class
-
         bases: list[BaseRouter] = []
         for i, spec in enumerate(state["bases"]):
-            r = router_class(str(spec["kind"]))(embedder=self.embedder, **dict(spec["params"]))
+            r = router_of_kind(str(spec["kind"]))(embedder=self.embedder, **dict(spec["params"]))
             r.models_ = [str(m) for m in spec["models"]]
             if spec.get("strong") and spec.get("weak"):
                 r.strong_, r.weak_ = str(spec["strong"]), str(spec["weak"])

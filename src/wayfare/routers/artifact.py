@@ -16,8 +16,8 @@ import numpy as np
 
 from wayfare import __version__
 from wayfare.embed.base import Embedder
-from wayfare.routers._core import BaseRouter, JSONDict
-from wayfare.routers.registry import SHIPPED, router_class, shipped_router_path
+from wayfare.routers._core import BaseRouter, JSONDict, router_of_kind
+from wayfare.routers.shipped import SHIPPED, shipped_router_path
 
 FORMAT = "wayfare-router"
 FORMAT_VERSION = 1
@@ -108,7 +108,7 @@ def load_artifact(path: str | Path, *, embedder: Embedder | None = None, load_em
     """
     folder = Path(path)
     meta = read_meta(folder)
-    cls = router_class(str(meta["kind"]))
+    cls = router_of_kind(str(meta["kind"]))
     params: dict[str, Any] = dict(meta.get("params") or {})
     emb_meta = meta.get("embedder")
     if cls.needs_embedder and embedder is None and load_embedder and emb_meta and emb_meta.get("name"):

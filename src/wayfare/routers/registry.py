@@ -1,9 +1,9 @@
-"""Routers by name: ``make_router("knn", embedder=...)``, ``available_routers()``, the shipped routers' folders.
-(``load_router`` is in :mod:`wayfare.routers.artifact`, which reads folders; this module never does.)"""
+"""Routers by name: ``make_router("knn", embedder=...)``, ``available_routers()``; the shipped routers' folders are
+re-exported from :mod:`wayfare.routers.shipped`. (``load_router`` is in :mod:`wayfare.routers.artifact`, which reads
+folders; this module never does.)"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from wayfare.embed.base import Embedder
@@ -17,6 +17,7 @@ from wayfare.routers.irt import IRTRouter
 from wayfare.routers.knn import KNNRouter
 from wayfare.routers.linear import LogRegRouter
 from wayfare.routers.mf import MFRouter
+from wayfare.routers.shipped import DEFAULTS_DIR, SHIPPED, shipped_router_path
 from wayfare.routers.sw_ranking import SWRankingRouter
 from wayfare.routers.task import TaskRouter
 
@@ -37,9 +38,6 @@ _ROUTERS: dict[str, type[BaseRouter]] = {
         OracleRouter,
     )
 }
-
-DEFAULTS_DIR = Path(__file__).parent / "defaults"
-SHIPPED = {"default": "pair", "default-pair": "pair", "default-n": "n"}
 
 
 def available_routers() -> list[str]:
@@ -63,8 +61,11 @@ def make_router(name: str, *, embedder: Embedder | None = None, seed: int = 0, *
         raise ValueError(f"bad parameters for router {name!r}: {exc}") from None
 
 
-def shipped_router_path(name: str) -> Path:
-    """Folder of a router shipped inside the package (``default`` = the pair router, ``default-n`` = N models)."""
-    if name not in SHIPPED:
-        raise ValueError(f"no shipped router {name!r}; shipped: {', '.join(SHIPPED)}")
-    return DEFAULTS_DIR / SHIPPED[name]
+__all__ = [
+    "DEFAULTS_DIR",
+    "SHIPPED",
+    "available_routers",
+    "make_router",
+    "router_class",
+    "shipped_router_path",
+]
