@@ -189,16 +189,21 @@ class QualityRunner:
         """Label up to ``label_batch`` of the route's unlabelled shadow pairs with its judge (both orders)."""
         from wayfare.traffic.cache import ResponseCache
         from wayfare.traffic.collect import Collector
-        from wayfare.traffic.label import label_stored_pairs, store_labels, unlabelled_pairs
+        from wayfare.traffic.label import claim_unlabelled_pairs, label_stored_pairs, release_claims, store_labels
 
-        pairs = await asyncio.to_thread(unlabelled_pairs, self.engine, name, cfg.label_batch)
+        # claimed, so replicas sharing the database judge each pair once (the claim outlives a slow judge)
+        hold_s = max(600.0, 10 * cfg.period_seconds)
+        pairs = await asyncio.to_thread(claim_unlabelled_pairs, self.engine, name, cfg.label_batch, hold_s)
         if not pairs:
             return 0
         if self._collector is None:
             cache = ResponseCache(Path.home() / ".cache" / "wayfare" / "quality-judge")
             self._collector = Collector(self.gateway.config, cache, concurrency=4, show_progress=False)
-        labels = await label_stored_pairs(pairs, judge=cfg.judge, collector=self._collector)
-        stored = await asyncio.to_thread(store_labels, self.engine, labels)
+        try:
+            labels = await label_stored_pairs(pairs, judge=cfg.judge, collector=self._collector)
+            stored = await asyncio.to_thread(store_labels, self.engine, labels)
+        finally:  # whatever was not labelled is free again for the next round (here or on another replica)
+            await asyncio.to_thread(release_claims, self.engine, [p.request_id for p in pairs])
         self.labelled += stored
         return stored
 

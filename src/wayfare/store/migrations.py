@@ -66,6 +66,12 @@ def _v6_responses(conn: sa.Connection) -> None:
     create_responses_tables(conn)
 
 
+def _v7_label_claims(conn: sa.Connection) -> None:
+    from wayfare.traffic.schema import add_label_claims  # owned by traffic; imported lazily
+
+    add_label_claims(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "request_log table and its indexes", _v1_request_log),
     Migration(2, "governance: virtual_keys table", _v2_governance),
@@ -73,6 +79,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "traffic: router_versions table (the router registry)", _v4_router_registry),
     Migration(5, "quality: quality_decisions table (quality-target certificates)", _v5_quality),
     Migration(6, "gateway: stored_responses table (the Responses API's previous_response_id)", _v6_responses),
+    Migration(7, "traffic: shadow_pairs.label_claimed_until (one replica's judge per pair)", _v7_label_claims),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -4,6 +4,7 @@ else the pairwise judge in both orders (``--judge``), else agreement with the st
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,47 @@ def unlabelled_pairs(engine: sa.Engine, route: str | None = None, limit: int | N
         q = q.limit(limit)
     with engine.connect() as conn:
         return [_pair(r) for r in conn.execute(q)]
+
+
+def claim_unlabelled_pairs(
+    engine: sa.Engine, route: str, limit: int, hold_s: float = 600.0, now: float | None = None
+) -> list[Pair]:
+    """Up to ``limit`` of the route's unlabelled pairs (oldest first) that no other replica holds, each claimed for
+    ``hold_s`` seconds, so replicas sharing one database never judge the same pair twice; a claim that runs out
+    (its replica died before storing a label) frees the pair again. Each claim is a conditional UPDATE, which one
+    replica wins on both PostgreSQL (row lock, condition re-checked) and SQLite (one writer)."""
+    t = shadow_pairs.c
+    clock = time.time() if now is None else now
+    free = sa.or_(t.label_claimed_until.is_(None), t.label_claimed_until < clock)
+    q = (
+        sa.select(shadow_pairs)
+        .where(t.route == route, t.label_method.is_(None), t.other_answer.is_not(None), free)
+        .order_by(t.time)
+        .limit(limit)
+    )
+    claimed: list[Pair] = []
+    with writing(engine) as conn:
+        for row in conn.execute(q).all():
+            res = conn.execute(
+                sa.update(shadow_pairs)
+                .where(t.request_id == row.request_id, t.label_method.is_(None), free)
+                .values(label_claimed_until=clock + hold_s)
+            )
+            if res.rowcount == 1:
+                claimed.append(_pair(row))
+    return claimed
+
+
+def release_claims(engine: sa.Engine, request_ids: Sequence[str]) -> None:
+    """Free claimed pairs that were not labelled (e.g. the judge failed), for the next round."""
+    if not request_ids:
+        return
+    with writing(engine) as conn:
+        conn.execute(
+            sa.update(shadow_pairs)
+            .where(shadow_pairs.c.request_id.in_(list(request_ids)), shadow_pairs.c.label_method.is_(None))
+            .values(label_claimed_until=None)
+        )
 
 
 def _answer(text: str) -> Answer:

@@ -40,6 +40,8 @@ shadow_pairs = sa.Table(
     sa.Column("strong_score", sa.Float),
     sa.Column("weak_score", sa.Float),
     sa.Column("label_method", sa.Text),
+    sa.Column("label_claimed_until", sa.Float),
+    # seconds since the epoch until which one replica's judge holds the pair (migration step 7); NULL: free
 )
 sa.Index("ix_shadow_pairs_time", shadow_pairs.c.time)
 
@@ -47,3 +49,11 @@ sa.Index("ix_shadow_pairs_time", shadow_pairs.c.time)
 def create_traffic_tables(conn: sa.Connection) -> None:
     """DDL of migration step 3."""
     metadata.create_all(conn)
+
+
+def add_label_claims(conn: sa.Connection) -> None:
+    """DDL of migration step 7: ``shadow_pairs.label_claimed_until`` (a database whose step 3 already made it, because
+    :func:`create_traffic_tables` writes the current shape, is left as it is)."""
+    columns = {c["name"] for c in sa.inspect(conn).get_columns("shadow_pairs")}
+    if "label_claimed_until" not in columns:
+        conn.execute(sa.text("ALTER TABLE shadow_pairs ADD COLUMN label_claimed_until FLOAT"))
