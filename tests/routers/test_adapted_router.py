@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,19 @@ def test_an_infinite_penalty_is_the_per_model_mean(base: object, new_models: Res
     r = AdaptedRouter(alpha=float("inf")).set_bases([base]).fit(noise)  # type: ignore[list-item]
     pred = r.predict(noise.prompts)
     np.testing.assert_allclose(pred, np.repeat(noise.scores.mean(axis=0)[None, :], 60, axis=0), atol=1e-9)
+
+
+def test_an_infinite_penalty_is_saved_as_standard_json(base: object, new_models: ResultsTable, tmp_path: Path) -> None:
+    r = AdaptedRouter(alpha=float("inf")).set_bases([base]).fit(new_models.subset(range(60)))  # type: ignore[list-item]
+    save_router(r, tmp_path / "r")
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    meta = json.loads((tmp_path / "r" / "router.json").read_text(), parse_constant=refuse)
+    assert meta["params"]["alpha"] == "inf"
+    again = load_router(tmp_path / "r", embedder=r.embedder)
+    np.testing.assert_allclose(again.predict(new_models.prompts[:5]), r.predict(new_models.prompts[:5]))
 
 
 def test_save_load_round_trip_needs_no_base_folder(

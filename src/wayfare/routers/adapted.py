@@ -21,6 +21,7 @@ own (NumPy) inference plus one (features × models) product.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +76,11 @@ class AdaptedRouter(BaseRouter):
         super().__init__(embedder, seed=seed)
         if isinstance(bases, str) or not bases:
             raise ValueError("bases must be a non-empty list of router folders or shipped names, e.g. ['default-n']")
-        if alpha != "auto" and not (isinstance(alpha, int | float) and alpha >= 0):
+        if alpha != "auto" and alpha != "inf" and not (isinstance(alpha, int | float) and alpha >= 0):
             raise ValueError(f"alpha must be 'auto' or a number >= 0, got {alpha!r}")
         self.bases = [str(b) for b in bases]
-        self.alpha = alpha
+        # an infinite penalty is kept as the string "inf", so router.json stays standard JSON
+        self.alpha = "inf" if isinstance(alpha, int | float) and math.isinf(alpha) else alpha
         self.prompt_features = bool(prompt_features)
 
     # ------------------------------------------------------------------ bases
