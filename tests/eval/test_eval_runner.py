@@ -181,3 +181,30 @@ def test_unusable_inputs_are_clear_errors() -> None:
     same = ResultsTable(**{**table.__dict__, "scores": np.ones((400, 2))})
     with pytest.raises(ValueError, match="same mean score"):
         evaluate(same, [], EvalConfig())
+
+
+def test_holding_out_categories_scores_each_category_with_a_router_that_never_saw_it() -> None:
+    """Hard prompts are mostly 'math', easy ones mostly 'chat', and the first word is the category: a router that
+    learns each first word's gain does well under k-fold (it has seen every category) and learns nothing usable
+    when the category it is scored on was held out."""
+    base = pair_table(seed=3)
+    rng = np.random.default_rng(4)
+    topics = [("math" if ("hard" in p) == (rng.random() < 0.9) else "chat") for p in base.prompts]
+    prompts = [f"{t} {p}" for t, p in zip(topics, base.prompts, strict=True)]
+    table = ResultsTable(
+        name="categories", prompt_ids=base.prompt_ids, prompts=prompts, models=base.models, scores=base.scores,
+        costs=base.costs, categories=topics, meta=base.meta,
+    )  # fmt: skip
+    log: list[tuple[set[str], list[str]]] = []
+    cfg = EvalConfig(n_resamples=0, by_category=True)
+    evaluate(table, [RouterSpec("memo", factory=lambda: Memoriser(log))], cfg)
+    assert len(log) == 2
+    for seen, scored in log:  # each fold: trained on one category, scored on the other
+        assert {p.split()[0] for p in seen}.isdisjoint({p.split()[0] for p in scored})
+    held = evaluate(table, [RouterSpec("word", factory=WordRouter)], cfg).metrics
+    assert held["split"].startswith("leave-one-category-out over 2 categories (chat, math)")
+    assert held["routers"]["word"]["apgr"] == pytest.approx(0.5)  # an unseen first word: one score for all
+    kfold = evaluate(table, [RouterSpec("word", factory=WordRouter)], EvalConfig(n_resamples=0, folds=4)).metrics
+    assert kfold["routers"]["word"]["apgr"] > 0.6
+    with pytest.raises(ValueError, match="needs a table with a category per prompt"):
+        evaluate(pair_table(), [], cfg)

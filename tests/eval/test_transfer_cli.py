@@ -80,6 +80,7 @@ def test_transfer_reads_arena_bench_in_its_own_format(tmp_path: Path) -> None:
         (["--source", "gsm8k", "--source", "mmlu", "--source-weight", "gsm8k=0"], "W a positive integer"),
         (["--source", "gsm8k", "--source", "mmlu", "--source-weight", "gsm8k"], "W a positive integer"),
         (["--source", "gsm8k", "--source", "mmlu", "--prices", "p.json"], "--prices is for costs"),
+        (["--source", "gsm8k", "--source", "mmlu", "--hold-out-categories"], "--hold-out-categories holds out"),
     ],
 )
 def test_bad_transfer_input_is_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:

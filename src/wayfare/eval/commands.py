@@ -169,6 +169,12 @@ def eval_command(
         "--labels",
         help="With --transfer: training labels to compare (strong-wins, weak-fails, difficulty, gap:T).",
     ),
+    hold_out_categories: bool = typer.Option(
+        False,
+        "--hold-out-categories",
+        help="Score each category (task) of a mixed table with routers trained on the other categories only, "
+        "instead of k-fold: how routing holds on kinds of prompts it never saw.",
+    ),
     source_weight: list[str] = typer.Option(
         [],
         "--source-weight",
@@ -184,6 +190,8 @@ def eval_command(
             raise UsageError(f"--folds must be at least 2, got {folds}")
         if bootstrap < 0:
             raise UsageError(f"--bootstrap must be >= 0, got {bootstrap}")
+        if transfer and hold_out_categories:
+            raise UsageError("--hold-out-categories holds out categories of one table; --transfer holds out sources")
         if transfer and prices is not None:
             raise UsageError("--prices is for costs; --transfer scores APGR, which needs none")
         if transfer:
@@ -208,7 +216,9 @@ def eval_command(
                 "--source and --source-weight are for --transfer; evaluate one table with --benchmark or --data"
             )
         table = _load_table(benchmark, data, fmt, prices)
-        config = EvalConfig(folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak)
+        config = EvalConfig(
+            folds=folds, seed=seed, n_resamples=bootstrap, strong=strong, weak=weak, by_category=hold_out_categories
+        )
         result, paths, notes = run(table, routers or DEFAULT_ROUTERS, config, out, embedder)
     except _expected_errors() as exc:
         raise _fail(exc) from None

@@ -24,7 +24,7 @@ from wayfare.eval.curves import PairCurve
 from wayfare.eval.multi_eval import Frontier, MultiData
 from wayfare.eval.pair_eval import PairData
 from wayfare.eval.scoring import RouterSpec, Vectors, out_of_sample
-from wayfare.eval.splits import Split, has_holdout, holdout_split, kfold_split, restrict_meta_rows
+from wayfare.eval.splits import Split, category_split, has_holdout, holdout_split, kfold_split, restrict_meta_rows
 
 EMBED_BATCH = 2048  # large: a disk-cached embedder persists once per call
 
@@ -36,6 +36,8 @@ class EvalConfig:
     n_resamples: int = 1000
     strong: str | None = None
     weak: str | None = None
+    by_category: bool = False
+    """Leave one category out per fold instead of k-fold / the table's holdout (:func:`category_split`)."""
 
 
 @dataclass
@@ -105,7 +107,13 @@ def evaluate(
     """Evaluate ``routers`` and the baselines on ``table``."""
     config = config or EvalConfig()
     table, mode = prepare_table(table, config)
-    split: Split = holdout_split(table) if has_holdout(table) else kfold_split(table.prompts, config.folds, config.seed)
+    split: Split
+    if config.by_category:
+        split = category_split(table)
+    elif has_holdout(table):
+        split = holdout_split(table)
+    else:
+        split = kfold_split(table.prompts, config.folds, config.seed)
     names = [s.name for s in routers]
     clash = sorted(
         {n for n in names if names.count(n) > 1} | ({"random", "oracle", "always-weak", "always-strong"} & set(names))

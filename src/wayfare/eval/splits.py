@@ -63,6 +63,31 @@ def kfold_split(prompts: Sequence[str], k: int, seed: int) -> Split:
     return Split(folds, np.arange(n, dtype=np.int64), f"{k}-fold cross-validation over distinct prompts (seed {seed})")
 
 
+def category_split(table: ResultsTable) -> Split:
+    """One fold per category (a task or benchmark inside a mixed table): trained on every other category, scored on
+    it, so a router is judged on kinds of prompts it never saw. Training rows whose prompt text also appears in the
+    held-out category are dropped from that fold (and counted)."""
+    if table.categories is None:
+        raise ValueError(f"{table.name}: --hold-out-categories needs a table with a category per prompt")
+    cats = np.asarray([str(c) for c in table.categories], dtype=object)
+    names = sorted(set(cats.tolist()))
+    if len(names) < 2:
+        raise ValueError(f"{table.name}: --hold-out-categories needs at least two categories, found {names}")
+    folds: list[tuple[IntArray, IntArray]] = []
+    dropped = 0
+    for name in names:
+        test = np.flatnonzero(cats == name).astype(np.int64)
+        held_texts = {table.prompts[i] for i in test.tolist()}
+        others = np.flatnonzero(cats != name).astype(np.int64)
+        train = np.asarray([i for i in others.tolist() if table.prompts[i] not in held_texts], dtype=np.int64)
+        dropped += int(others.size - train.size)
+        folds.append((train, test))
+    note = f"leave-one-category-out over {len(names)} categories ({', '.join(names)})"
+    if dropped:
+        note += f"; {dropped} training rows repeating a held-out prompt dropped"
+    return Split(folds, np.arange(len(table), dtype=np.int64), note, dropped)
+
+
 def _rows(meta: dict[str, object], key: str, n: int) -> IntArray:
     raw = meta[key]
     if not isinstance(raw, (list, tuple, np.ndarray)):
