@@ -14,6 +14,7 @@ from wayfare.cli import app
 from wayfare.gateway.config import parse_config
 from wayfare.gateway.testing import GatewayStack
 from wayfare.routers import read_meta
+from wayfare.routers.shipped import shipped_router_path
 
 runner = CliRunner()
 FIX = Path(__file__).parents[1] / "data" / "fixtures" / "arena_hard"
@@ -49,7 +50,8 @@ def test_adapt_default_n_to_two_new_models_then_score(tmp_path: Path) -> None:
     assert "adapted default-n to 3 models of mine (40 prompts)" in result.output and "leave-one-out" in result.output
     meta = read_meta(out)
     assert meta["kind"] == "adapted" and sorted(meta["models"]) == ["chatty", "coder", "plain"]
-    assert meta["params"]["bases"] == ["default-n"] and meta["state"]["bases"][0]["kind"] == "task"
+    assert meta["params"]["bases"] == ["default-n"]
+    assert meta["state"]["bases"][0]["kind"] == read_meta(shipped_router_path("default-n"))["kind"]
     prompts = tmp_path / "p.jsonl"
     prompts.write_text(json.dumps({"id": "c", "prompt": CODE}) + "\n" + json.dumps({"id": "t", "prompt": CHAT}) + "\n")
     scored = tmp_path / "s.jsonl"
