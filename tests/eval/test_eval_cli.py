@@ -184,6 +184,20 @@ def test_routerarena_format_multi_model(tmp_path: Path) -> None:
     assert (out / "cost_quality.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_registry_routers_take_parameters_in_brackets(tmp_path: Path) -> None:
+    data = tmp_path / "mtb"
+    write_mt_bench(data, {STRONG: 1.0, WEAK: 0.7})
+    base = ["--data", str(data), "--format", "mt-bench", "--folds", "3", "--bootstrap", "0"]
+    code, output, metrics, _ = run_eval([*base, "--routers", "knn[k=3],knn", "--out", str(tmp_path / "a")])
+    assert code == 0, output
+    assert metrics is not None and set(metrics["routers"]) >= {"knn[k=3]", "knn"}  # type: ignore[arg-type]
+    assert "knn[k=3]" in output.replace("\n", "")  # shown as given, not eaten as markup
+    code, output, _, _ = run_eval([*base, "--routers", "knn[nope=1]", "--out", str(tmp_path / "b")])
+    assert code == 1 and "bad parameters for router 'knn'" in output and "nope" in output
+    code, output, _, _ = run_eval([*base, "--routers", "knn[k=3", "--out", str(tmp_path / "c")])
+    assert code == 1 and "router 'knn[k=3': parameters go in brackets" in output  # brackets in errors survive
+
+
 def test_learned_router_from_the_registry_and_the_report(tmp_path: Path) -> None:
     data = tmp_path / "mtb"
     write_mt_bench(data, {STRONG: 1.0, WEAK: 0.7})

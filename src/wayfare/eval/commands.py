@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -87,14 +88,14 @@ def print_result(result: EvalResult, paths: dict[str, Path]) -> None:
     for col in header:
         table.add_column(col)
     for row in rows:
-        table.add_row(*row, *([""] * (len(header) - len(row))))
+        table.add_row(*(escape(c) for c in row), *([""] * (len(header) - len(row))))  # names like x[k=v] are not markup
     console.print(table)
     console.print(measured_on(result.metrics), style="dim", soft_wrap=True)
     console.print(f"Report: {paths['report']}  metrics: {paths['metrics']}", soft_wrap=True)
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"error: {exc}", style="red", soft_wrap=True, highlight=False)
+    err_console.print(f"error: {escape(str(exc))}", style="red", soft_wrap=True, highlight=False)
     return typer.Exit(1)
 
 

@@ -29,12 +29,18 @@ def _is_artifact(name: str) -> bool:
     return name in SHIPPED or Path(name).exists() or "/" in name
 
 
+def _kind(name: str) -> str:
+    """The registry kind of ``kind`` or ``kind[param=value;...]``."""
+    return name.partition("[")[0].strip()
+
+
 def needs_embedder(names: list[str]) -> bool:
     """Whether any of the routers embeds prompts (registry routers that need it; artifacts load their own)."""
     from wayfare.routers import available_routers, router_class
 
     known = set(available_routers())
-    return any(n in known and n not in BASELINES and router_class(n).needs_embedder for n in names)
+    kinds = [_kind(n) for n in names if not _is_artifact(n)]
+    return any(k in known and k not in BASELINES and router_class(k).needs_embedder for k in kinds)
 
 
 def resolve_routers(names: list[str], embedder: Embedder | None, seed: int) -> tuple[list[RouterSpec], list[str]]:
@@ -52,10 +58,13 @@ def resolve_routers(names: list[str], embedder: Embedder | None, seed: int) -> t
         if name in BASELINES:
             notes.append(f"{name} is a baseline and always included")
             continue
-        if name in known:
+        if name in known or (_kind(name) in known and "[" in name and not _is_artifact(name)):
+            from wayfare.eval.transfer_sources import parse_router
 
-            def factory(kind: str = name) -> Any:
-                return make_router(kind, embedder=embedder, seed=seed)
+            choice = parse_router(name)  # kind or kind[param=value;...]; checks the parameter syntax
+
+            def factory(kind: str = choice.kind, params: dict[str, Any] = choice.params) -> Any:
+                return make_router(kind, embedder=embedder, seed=seed, **params)
 
             specs.append(RouterSpec(name, factory=factory, description=f"registry router {name!r}, trained per fold"))
         elif _is_artifact(name):

@@ -9,6 +9,7 @@ import orjson
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 
 from wayfare.gateway.config import ConfigError, GatewayConfig, load_config, quickstart_config
 
@@ -17,7 +18,7 @@ console = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(code=2)
 
 

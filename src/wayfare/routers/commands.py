@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from wayfare.routers._core import BaseRouter, JSONDict
 
@@ -19,7 +20,7 @@ out_console = Console()
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

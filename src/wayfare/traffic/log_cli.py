@@ -15,6 +15,7 @@ import orjson
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 err_console = Console(stderr=True)
@@ -24,7 +25,7 @@ DB_HELP = "The gateway's store: sqlite:///path or postgresql://... (default sqli
 
 
 def _fail(message: str) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
