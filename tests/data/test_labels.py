@@ -51,6 +51,21 @@ def test_difficulty_ignores_unknown_scores_and_needs_three_models() -> None:
         relabel_pair(two, "difficulty", strong="b", weak="a")
 
 
+def test_difficulty_can_leave_models_out_of_the_mean() -> None:
+    four = table([[1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 1, 0]], ["small", "mid", "big", "format-breaker"])
+    label = parse_label("difficulty:exclude=format-breaker+not-in-this-table")
+    assert label.exclude == ("format-breaker", "not-in-this-table")
+    assert label.name == "difficulty:exclude=format-breaker+not-in-this-table"
+    out = relabel_pair(four, label, strong="big", weak="small")
+    np.testing.assert_allclose(out.scores[:, 0], [1, 2 / 3, 1 / 3])  # the format-breaker's zeros are not counted
+    assert out.meta["label"] == label.name
+    np.testing.assert_allclose(
+        relabel_pair(four, "difficulty", strong="big", weak="small").scores[:, 0], [0.75, 0.5, 0.25]
+    )
+    with pytest.raises(ValueError, match="has 2 after leaving out mid"):
+        relabel_pair(THREE, "difficulty:exclude=mid", strong="big", weak="small")
+
+
 def test_gap_marks_the_weak_model_good_enough_within_t() -> None:
     t = table([[0.9, 1.0], [0.5, 1.0], [1.0, 0.2], [0.7, 0.8]], ["weak", "strong"])
     np.testing.assert_array_equal(relabel_pair(t, "gap:0.1", strong="strong", weak="weak").scores[:, 0], [1, 0, 1, 1])
@@ -67,7 +82,13 @@ def test_n_model_labels() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("strong", "unknown label 'strong'"), ("gap:2", r"T in \[0, 1\]"), ("gap:x", r"T in \[0, 1\]")],
+    [
+        ("strong", "unknown label 'strong'"),
+        ("gap:2", r"T in \[0, 1\]"),
+        ("gap:x", r"T in \[0, 1\]"),
+        ("difficulty:exclude=", "write difficulty:exclude=MODEL"),
+        ("difficulty:without=a", "write difficulty:exclude"),
+    ],
 )
 def test_bad_labels_are_named(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -108,6 +108,21 @@ def test_difficulty_uses_all_models_where_there_are_three_and_weak_fails_on_pair
     np.testing.assert_allclose(trained_on_beta.scores[:, 1], 1.0)
 
 
+def test_difficulty_can_leave_models_out_and_falls_back_to_weak_fails_below_three() -> None:
+    sources = [hard_easy("alpha", 30, 0, extra_models=1), hard_easy("beta", 30, 1, extra_models=2)]
+    rec = Recorder()
+    label = parse_label("difficulty:exclude=m0")
+    metrics = evaluate_transfer(
+        sources, [Candidate("probe", label, rec)], [vectors_of(s.table.prompts) for s in sources],
+        n_resamples=0, in_source=False,
+    )  # fmt: skip
+    used = metrics["candidates"]["probe / difficulty:exclude=m0"]["labels_used"]
+    assert used == {"alpha": "weak-fails", "beta": "difficulty:exclude=m0"}  # alpha has two models left
+    trained_on_beta = rec.seen[0]
+    hard = np.asarray(["hard" in p for p in trained_on_beta.prompts])
+    np.testing.assert_allclose(trained_on_beta.scores[hard, 0], (0 + 0.5 + 1) / 3)  # weak, m1, strong
+
+
 def test_training_rows_that_copy_the_held_out_source_are_dropped_and_counted() -> None:
     alpha = hard_easy("alpha", 40, 0)
     copied = alpha.table.prompts[:7]

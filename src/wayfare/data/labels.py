@@ -8,6 +8,9 @@ A pair router learns an expected score for its ``weak`` and ``strong`` columns a
 - ``weak-fails``: strong column 1, weak column the weak model's score: the router learns "the weak model fails".
 - ``difficulty``: strong column 1, weak column the mean score of *all* models in the table (at least three), i.e.
   the router learns the prompt's difficulty, 1 - mean score, a far less noisy label than one comparison.
+  ``difficulty:exclude=A+B`` leaves models A and B out of the mean (e.g. models that fail a task by ignoring its
+  answer format, which is noise, not difficulty); names a table does not have are ignored, so one label can serve
+  several sources.
 - ``gap:T``: strong column 1, weak column 1 where the weak model is within ``T`` of the strong one, else 0
   (Hybrid-LLM's relaxed label, Ding et al. 2024).
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from wayfare.data.table import ResultsTable
 
-LABELS = ("strong-wins", "weak-fails", "difficulty", "gap:T")
+LABELS = ("strong-wins", "weak-fails", "difficulty", "difficulty:exclude=A+B", "gap:T")
 MIN_DIFFICULTY_MODELS = 3
 
 
@@ -34,10 +37,16 @@ class Label:
 
     kind: str
     gap: float = 0.0
+    exclude: tuple[str, ...] = ()
+    """Models left out of a ``difficulty`` mean."""
 
     @property
     def name(self) -> str:
-        return f"gap:{self.gap:g}" if self.kind == "gap" else self.kind
+        if self.kind == "gap":
+            return f"gap:{self.gap:g}"
+        if self.exclude:
+            return f"{self.kind}:exclude={'+'.join(self.exclude)}"
+        return self.kind
 
 
 def parse_label(text: str) -> Label:
@@ -46,6 +55,12 @@ def parse_label(text: str) -> Label:
     if value in ("strong-wins", "weak-fails", "difficulty"):
         return Label(value)
     kind, sep, raw = value.partition(":")
+    if kind == "difficulty" and sep:
+        key, eq, names = raw.partition("=")
+        excluded = tuple(n.strip() for n in names.split("+") if n.strip())
+        if key.strip() != "exclude" or not eq or not excluded:
+            raise ValueError(f"label {text!r}: write difficulty:exclude=MODEL+MODEL")
+        return Label("difficulty", exclude=excluded)
     if kind == "gap" and sep:
         try:
             gap = float(raw)
@@ -69,14 +84,16 @@ def relabel_pair(table: ResultsTable, label: Label | str, *, strong: str, weak: 
     elif lab.kind == "weak-fails":
         new_w, new_s = w, np.where(np.isnan(w), np.nan, 1.0)
     elif lab.kind == "difficulty":
-        if len(table.models) < MIN_DIFFICULTY_MODELS:
+        cols = [j for j, m in enumerate(table.models) if m not in lab.exclude]
+        if len(cols) < MIN_DIFFICULTY_MODELS:
+            left = f" after leaving out {', '.join(m for m in table.models if m in lab.exclude)}" if lab.exclude else ""
             raise ValueError(
                 f"label difficulty needs a table with at least {MIN_DIFFICULTY_MODELS} models ({table.name} has "
-                f"{len(table.models)}); use weak-fails on a two-model table"
+                f"{len(cols)}{left}); use weak-fails on a two-model table"
             )
-        known = ~np.isnan(table.scores)
-        counts = known.sum(axis=1)
-        mean = np.where(counts > 0, np.nansum(table.scores, axis=1) / np.maximum(counts, 1), np.nan)
+        used = table.scores[:, cols]
+        counts = (~np.isnan(used)).sum(axis=1)
+        mean = np.where(counts > 0, np.nansum(used, axis=1) / np.maximum(counts, 1), np.nan)
         new_w, new_s = mean, np.where(np.isnan(mean), np.nan, 1.0)
     else:
         unknown = np.isnan(s) | np.isnan(w)

@@ -76,7 +76,7 @@ class Candidate:
 def source_label(source: Source, label: Label) -> Label:
     """The label actually used on ``source``: ``difficulty`` needs three models, so a two-model source is trained
     on ``weak-fails`` (the one-model form of difficulty) under a difficulty candidate."""
-    if label.kind == "difficulty" and len(source.table.models) < 3:
+    if label.kind == "difficulty" and len([m for m in source.table.models if m not in label.exclude]) < 3:
         return parse_label("weak-fails")
     return label
 

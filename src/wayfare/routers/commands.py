@@ -77,7 +77,8 @@ def train_command(
     label: str = typer.Option(
         "strong-wins",
         "--label",
-        help="What the router learns: strong-wins, weak-fails, difficulty (>= 3 models), gap:T (docs/ROUTERS.md).",
+        help="What the router learns: strong-wins, weak-fails, difficulty (>= 3 models), difficulty:exclude=A+B, gap:T "
+        "(docs/ROUTERS.md).",
     ),
     param: list[str] = typer.Option([], "--param", help="Router parameter name=value (repeatable)."),
     embedder_name: str = typer.Option("default", "--embedder", help="Embedding model (see `wayfare models`)."),
