@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,25 +33,16 @@ def test_open_applies_all_steps_once_and_reopen_is_a_no_op(database_url: str) ->
 
 
 def test_concurrent_opens_migrate_exactly_once(database_url: str) -> None:
-    errors: list[BaseException] = []
-    stores: list[SqlRequestLogStore] = []
     start = threading.Barrier(6)
 
-    def open_one() -> None:
-        try:
-            start.wait()
-            opened = open_store(database_url)
-            assert isinstance(opened, SqlRequestLogStore)
-            stores.append(opened)
-        except BaseException as exc:
-            errors.append(exc)
+    def open_one(_: int) -> SqlRequestLogStore:
+        start.wait()
+        opened = open_store(database_url)
+        assert isinstance(opened, SqlRequestLogStore)
+        return opened
 
-    threads = [threading.Thread(target=open_one) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        stores = list(pool.map(open_one, range(6), timeout=60))  # an exception in an opener is raised here
     assert len(stores) == 6
     assert _versions(stores[0]) == list(range(1, LATEST_VERSION + 1))
     for opened in stores:

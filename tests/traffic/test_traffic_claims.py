@@ -4,6 +4,7 @@ run out, released claims, concurrent claimers, and the migration that adds the c
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -65,23 +66,14 @@ def test_released_claims_are_free_at_once_and_labelled_pairs_stay_labelled(datab
 
 def test_concurrent_claimers_split_the_pairs_without_overlap(database_url: str) -> None:
     engine = seeded(database_url, 40)
-    got: list[set[str]] = []
-    errors: list[BaseException] = []
     start = threading.Barrier(4)
 
-    def claim() -> None:
-        try:
-            start.wait()
-            got.append(ids(claim_unlabelled_pairs(engine, "auto", 40, hold_s=600, now=NOW)))
-        except BaseException as exc:
-            errors.append(exc)
+    def claim(_: int) -> set[str]:
+        start.wait()
+        return ids(claim_unlabelled_pairs(engine, "auto", 40, hold_s=600, now=NOW))
 
-    threads = [threading.Thread(target=claim) for _ in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=60)
-    assert errors == [] and len(got) == 4
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(claim, range(4), timeout=60))  # an exception in a claimer is raised here
     assert sum(len(g) for g in got) == 40 and set().union(*got) == {f"r{i:03d}" for i in range(40)}
 
 

@@ -39,7 +39,7 @@ def needs_embedder(names: list[str]) -> bool:
     from wayfare.routers import available_routers, router_class
 
     known = set(available_routers())
-    kinds = [_kind(n) for n in names if not _is_artifact(n)]
+    kinds = [_kind(n) for n in names]
     return any(k in known and k not in BASELINES and router_class(k).needs_embedder for k in kinds)
 
 
@@ -49,6 +49,7 @@ def resolve_routers(names: list[str], embedder: Embedder | None, seed: int) -> t
     A registry name gives a fresh router per fold (trained on that fold's training rows); ``default`` /
     ``default-n`` or a path gives a fitted artifact scored on every evaluated prompt without training.
     """
+    from wayfare.eval.transfer_sources import parse_router
     from wayfare.routers import available_routers, load_router, make_router
 
     known = available_routers()
@@ -58,10 +59,8 @@ def resolve_routers(names: list[str], embedder: Embedder | None, seed: int) -> t
         if name in BASELINES:
             notes.append(f"{name} is a baseline and always included")
             continue
-        if name in known or (_kind(name) in known and "[" in name and not _is_artifact(name)):
-            from wayfare.eval.transfer_sources import parse_router
-
-            choice = parse_router(name)  # kind or kind[param=value;...]; checks the parameter syntax
+        if _kind(name) in known:  # kind or kind[param=value;...]; parse_router checks the parameter syntax
+            choice = parse_router(name)
 
             def factory(kind: str = choice.kind, params: dict[str, Any] = choice.params) -> Any:
                 return make_router(kind, embedder=embedder, seed=seed, **params)

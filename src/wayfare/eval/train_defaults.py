@@ -7,10 +7,11 @@
   the leave-one-source-out APGRs and, from the copy trained without arena-bench-v1, the Spearman correlation between
   its score and the chat prompts' difficulty. Its columns are named ``weak`` / ``strong``: the gateway maps them to
   the configured pair. arena-bench-v1 is read from ../shared/data (or ``WAYFARE_SHARED_DATA``); it is not bundled.
-- ``default-n``: the task router (a prompt-level task classifier times each model's shrunk per-task mean score)
-  over LLMRouter's 9 models; trained on the train split, measured on the de-leaked test split, and, when the shared
-  arena-bench-v1 is there, on its 14 chat models it never saw, through an adapted router
-  (:mod:`wayfare.eval.adapt_eval`: per-model heads on default-n's predictions, fitted on 30% of the chat prompts).
+- ``default-n``: the IRT router over LLMRouter's 9 models, the kind with the best leave-one-category-out AIQ
+  (``wayfare eval -b llmrouter --hold-out-categories``; docs/ROUTERS.md); trained on the train split, measured on the
+  de-leaked test split and, when the shared arena-bench-v1 is there, on its 14 chat models it never saw, through an
+  adapted router (:mod:`wayfare.eval.adapt_eval`: per-model heads on default-n's predictions, fitted on 30% of the
+  chat prompts).
 
 Every number stored in an artifact is measured here and says what it was measured on.
 """
@@ -218,7 +219,7 @@ def arena_adapted(router: Any, embedder: Embedder, path: Path) -> JSONDict:
     table = load_arena_hard(path)
     x = embed_with_progress(embedder, table.prompts, label="embedding arena-bench-v1")
     result = evaluate_adapted([router], table, x)
-    result["command"] = "python -m wayfare.eval.train_defaults --only n-arena (wayfare.eval.adapt_eval)"
+    result["command"] = "python -m wayfare.eval.train_defaults [--only n | --only n-arena] (wayfare.eval.adapt_eval)"
     return result
 
 

@@ -48,12 +48,6 @@ class BaseRouter(ABC):
     """Base of every router. ``kind`` is the registry name; constructor arguments are the parameters."""
 
     kind: ClassVar[str] = ""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.__dict__.get("kind"):
-            _KINDS[cls.kind] = cls
-
     needs_embedder: ClassVar[bool] = True
     needs_text: ClassVar[bool] = False  # true: the vector-level methods also need the prompts (text features)
 
@@ -66,6 +60,11 @@ class BaseRouter(ABC):
     calibration_: JSONDict
     embedder_name_: str | None
     embedder_dim_: int | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("kind"):  # concrete routers register their kind (see router_of_kind)
+            _KINDS[cls.kind] = cls
 
     def __init__(self, embedder: Embedder | None = None, *, seed: int = 0) -> None:
         self.embedder = embedder

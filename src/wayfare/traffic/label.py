@@ -67,8 +67,9 @@ def claim_unlabelled_pairs(
 ) -> list[Pair]:
     """Up to ``limit`` of the route's unlabelled pairs (oldest first) that no other replica holds, each claimed for
     ``hold_s`` seconds, so replicas sharing one database never judge the same pair twice; a claim that runs out
-    (its replica died before storing a label) frees the pair again. Each claim is a conditional UPDATE, which one
-    replica wins on both PostgreSQL (row lock, condition re-checked) and SQLite (one writer)."""
+    (its replica died before storing a label) frees the pair again. The claim is one conditional UPDATE ... RETURNING:
+    a pair another replica claimed in between fails the condition (PostgreSQL re-checks it under the row lock;
+    SQLite has one writer), so no two replicas get the same pair."""
     t = shadow_pairs.c
     clock = time.time() if now is None else now
     free = sa.or_(t.label_claimed_until.is_(None), t.label_claimed_until < clock)
@@ -78,17 +79,19 @@ def claim_unlabelled_pairs(
         .order_by(t.time)
         .limit(limit)
     )
-    claimed: list[Pair] = []
     with writing(engine) as conn:
-        for row in conn.execute(q).all():
-            res = conn.execute(
+        rows = conn.execute(q).all()
+        if not rows:
+            return []
+        won = set(
+            conn.scalars(
                 sa.update(shadow_pairs)
-                .where(t.request_id == row.request_id, t.label_method.is_(None), free)
+                .where(t.request_id.in_([r.request_id for r in rows]), t.label_method.is_(None), free)
                 .values(label_claimed_until=clock + hold_s)
+                .returning(t.request_id)
             )
-            if res.rowcount == 1:
-                claimed.append(_pair(row))
-    return claimed
+        )
+    return [_pair(r) for r in rows if r.request_id in won]
 
 
 def release_claims(engine: sa.Engine, request_ids: Sequence[str]) -> None:
