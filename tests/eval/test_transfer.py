@@ -13,7 +13,7 @@ from wayfare.data import ResultsTable
 from wayfare.data.labels import parse_label
 from wayfare.eval.curves import oracle_scores, pair_curve
 from wayfare.eval.metrics import apgr
-from wayfare.eval.transfer import Candidate, Source, evaluate_transfer
+from wayfare.eval.transfer import Candidate, Source, evaluate_transfer, kfold_with_others
 
 
 def source(name: str, prompts: list[str], scores: np.ndarray, models: list[str]) -> Source:
@@ -161,3 +161,24 @@ def test_bad_sources_are_refused() -> None:
         evaluate_transfer([alpha, alpha], [], [vectors_of(alpha.table.prompts)] * 2)
     with pytest.raises(ValueError, match="strong model 'nope' is not in its table"):
         Source("alpha", alpha.table, strong="nope", weak="weak")
+
+
+def test_stacked_training_rows_name_their_source_and_kfold_with_others_never_sees_the_fold() -> None:
+    sources = [hard_easy("alpha", 60, 0), hard_easy("beta", 50, 1), replace(hard_easy("chat", 30, 2), weight=3)]
+    rec = Recorder()
+    cand = Candidate("probe", parse_label("weak-fails"), rec)
+    scores = kfold_with_others(sources, 2, cand, [vectors_of(s.table.prompts) for s in sources], folds=5)
+    assert len(rec.seen) == 5 and scores.shape == (30,)
+    chat = sources[2].table.prompts
+    folds_of_chat = []
+    for table in rec.seen:
+        assert table.categories is not None
+        by_source = {c: table.categories.count(c) for c in set(table.categories)}
+        # the other sources are always there, whole; the chat rows are repeated by the source's weight
+        assert by_source["alpha"] == 60 and by_source["beta"] == 50 and by_source["chat"] % 3 == 0
+        trained = {p for p, c in zip(table.prompts, table.categories, strict=True) if c == "chat"}
+        folds_of_chat.append(set(chat) - trained)
+    # every chat prompt is scored by exactly one fold, and that fold never trained on it
+    assert all(folds_of_chat) and set().union(*folds_of_chat) == set(chat)
+    assert sum(len(f) for f in folds_of_chat) == 30
+    np.testing.assert_array_equal(scores, vectors_of(chat)[:, 0])

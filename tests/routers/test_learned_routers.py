@@ -18,7 +18,7 @@ from wayfare.routers import (
 )
 from wayfare.routers.artifact import ARRAYS_FILE, META_FILE
 
-LEARNED = ["knn", "logreg", "mf", "sw_ranking", "rorf", "irt", "ensemble", "blend", "task"]
+LEARNED = ["knn", "logreg", "mf", "sw_ranking", "rorf", "irt", "ensemble", "gated", "blend", "task"]
 FAST = {"mf": {"max_iter": 50, "rank": 8}, "irt": {"max_iter": 50, "dims": 4}, "rorf": {"n_estimators": 30}}
 
 

@@ -26,6 +26,12 @@ def test_the_card_states_sources_label_and_held_out_numbers() -> None:
     assert meta["training"]["label"] == "difficulty"
     assert set(meta["training"]["sources"]) == {"mmlu", "gsm8k", "llmrouter", "arena-bench-v1"}
     assert "counted 10x" in meta["training"]["sources"]["arena-bench-v1"]
+    # the gated default: chat prompts go to the chat expert, benchmark prompts to the benchmark expert (in-sample)
+    assert meta["kind"] == "gated" and meta["params"]["domain"] == "arena-bench-v1"
+    gate = meta["training"]["gate_share"]
+    assert gate["arena-bench-v1"] > 0.9 and max(gate["mmlu"], gate["gsm8k"], gate["llmrouter"]) < 0.2
+    kfold = meta["metrics"]["chat_kfold"]  # the chat expert's evidence, labelled as in-source
+    assert kfold["apgr_ci"][0] <= kfold["apgr"] <= kfold["apgr_ci"][1] and "optimistic" in kfold["what"]
     transfer = meta["metrics"]["transfer"]
     assert set(transfer) == {"mmlu", "gsm8k", "llmrouter", "arena-bench-v1"}
     for entry in [*transfer.values(), meta["metrics"]["transfer_mean"]]:
@@ -36,6 +42,7 @@ def test_the_card_states_sources_label_and_held_out_numbers() -> None:
     out = CliRunner().invoke(app, ["models", "show", "default"], terminal_width=200).output
     assert "label: difficulty" in out and "held-out-source APGR" in out and "arena-bench-v1:" in out
     assert f"threshold: {meta['calibration']['threshold']}" in out
+    assert f"chat it was trained on: APGR {kfold['apgr']:.3f}" in out and "gate: share of each source" in out
     bad = CliRunner().invoke(app, ["models", "show", "no-such-router"])
     assert bad.exit_code == 2 and "no router artifact at no-such-router" in bad.output
 

@@ -127,7 +127,7 @@ def eval_command(
         help="Comma-separated registry router names (trained per fold), or router folders / 'default' (scored "
         f"without training; default {DEFAULT_ROUTERS}). Baselines random, oracle, always-weak, always-strong are "
         "always included. With --transfer: registry routers, parameters in brackets (default: "
-        "logreg,ensemble\\[knn_weight=0],knn).",
+        "logreg,ensemble\\[knn_weight=0],gated,knn).",
     ),
     strong: str | None = typer.Option(
         None,

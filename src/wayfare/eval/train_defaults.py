@@ -1,12 +1,15 @@
 """Training the routers shipped inside the package (``make train-default``), chosen by how they transfer.
 
-- ``default`` (pair): the router kind, label and embedder with the best mean leave-one-source-out APGR over the
-  bundled MMLU, GSM8K, LLMRouter and the arena-bench-v1 chat source (docs/ROUTERS.md "Transfer"), inside the
-  decision-latency budget, then trained on all four, the 298 chat prompts counted :data:`CHAT_WEIGHT` times each
-  (about an eighth of the training signal; the Transfer table is computed with the same weighting). Its card reports
-  the leave-one-source-out APGRs and, from the copy trained without arena-bench-v1, the Spearman correlation between
-  its score and the chat prompts' difficulty. Its columns are named ``weak`` / ``strong``: the gateway maps them to
-  the configured pair. arena-bench-v1 is read from ../shared/data (or ``WAYFARE_SHARED_DATA``); it is not bundled.
+- ``default`` (pair): a ``gated`` router (:mod:`wayfare.routers.gated`): a lexical probe on the chat prompts'
+  domain (arena-bench-v1 counted :data:`CHAT_WEIGHT` x :data:`CHAT_DOMAIN_WEIGHT` times beside the benchmarks), a
+  lexical probe of the bundled MMLU, GSM8K and LLMRouter alone, and a gate that tells chat from benchmark prompts,
+  difficulty label, ``static-tl-256:128``. Chosen by the mean leave-one-source-out APGR over the four sources
+  (docs/ROUTERS.md "Transfer"), inside the decision-latency budget, then trained on all four. Its card reports the
+  leave-one-source-out APGRs, the chat prompts' 5-fold APGR and Spearman with the benchmarks always in training (the
+  chat expert's evidence; in-source, so optimistic), and, from the copy trained without arena-bench-v1, the Spearman
+  correlation between its score and the chat prompts' difficulty. Its columns are named ``weak`` / ``strong``: the
+  gateway maps them to the configured pair. arena-bench-v1 is read from ../shared/data (or ``WAYFARE_SHARED_DATA``);
+  it is not bundled.
 - ``default-n``: the IRT router over LLMRouter's 9 models, the kind with the best leave-one-category-out AIQ
   (``wayfare eval -b llmrouter --hold-out-categories``; docs/ROUTERS.md); trained on the train split, measured on the
   de-leaked test split and, when the shared arena-bench-v1 is there, on its 14 chat models it never saw, through an
@@ -31,7 +34,16 @@ from scipy.stats import spearmanr
 from wayfare.data import load_benchmark
 from wayfare.data.labels import parse_label
 from wayfare.embed.base import Embedder
-from wayfare.eval.transfer import Candidate, Source, Vectors, evaluate_transfer, training_set
+from wayfare.eval.bootstrap import percentile_ci
+from wayfare.eval.transfer import (
+    Candidate,
+    Source,
+    Vectors,
+    evaluate_transfer,
+    kfold_with_others,
+    score_source,
+    training_set,
+)
 from wayfare.eval.transfer_cli import fitter
 from wayfare.eval.transfer_sources import RouterChoice, load_source
 from wayfare.routers._core import JSONDict
@@ -40,7 +52,8 @@ from wayfare.routers.policies import threshold_for_share
 from wayfare.routers.registry import DEFAULTS_DIR, make_router
 from wayfare.routers.training import embed_with_progress
 
-PAIR_ROUTER = RouterChoice("ensemble", {"knn_weight": 0.0})  # the lexical linear probe (docs/ROUTERS.md "Transfer")
+CHAT_DOMAIN_WEIGHT = 7  # in the chat expert each chat row counts CHAT_WEIGHT x 7 = 70 times (the 70x row of the doc)
+PAIR_ROUTER = RouterChoice("gated", {"domain": "arena-bench-v1", "domain_weight": CHAT_DOMAIN_WEIGHT})
 PAIR_LABEL = "difficulty"
 DEFAULT_EMBEDDER = "static-tl-256:128"
 N_EMBEDDER = DEFAULT_EMBEDDER
@@ -51,7 +64,7 @@ CHAT_ORIGIN = (
     "arena-bench-v1 from github.com/lmarena/arena-hard-auto commit 4a705dd6963f777aba2ae79259e3013934e6e012 "
     "(Apache-2.0; prompts from LMSYS-Chat-1M under its terms), not bundled"
 )
-CHAT_WEIGHT = 10  # each chat row counted 10x: 2,980 of ~23,900 training rows (docs/ROUTERS.md "Shipped defaults")
+CHAT_WEIGHT = 10  # each chat row counted 10x in every table the transfer evaluation trains on (docs/ROUTERS.md)
 CHAT_SKIP = ("gpt-4-1106-preview", "gpt-4-0314")  # the strong pair member and its sibling: not in "difficulty"
 CALIBRATION_SHARES = (0.2, 0.3, 0.5)
 CALIBRATION_SAMPLE = 3000
@@ -131,6 +144,25 @@ def chat_check(sources: list[Source], vectors: list[Vectors], embedder: Embedder
     return spearman_with_ci(blind.score_vectors(vectors[-1], chat.table.prompts), chat_difficulty(chat))
 
 
+def chat_in_source(sources: list[Source], vectors: list[Vectors], cand: Candidate) -> JSONDict:
+    """The chat source (the last) scored by 5-fold cross-validation inside it, the benchmarks always in training:
+    what training on chat buys on chat prompts not trained on (in-source for chat, so optimistic)."""
+    chat = sources[-1]
+    scores = kfold_with_others(sources, len(sources) - 1, cand, vectors)
+    rows = np.flatnonzero(chat.pair_known).astype(np.int64)
+    held = score_source(scores[rows], chat, rows, N_RESAMPLES, 0)
+    rho, lo, hi = spearman_with_ci(scores, chat_difficulty(chat))
+    return {
+        "apgr": round(held.apgr, 4),
+        "apgr_ci": [round(float(q), 4) for q in percentile_ci(held.samples)],
+        "spearman": round(rho, 4),
+        "spearman_ci": [round(lo, 4), round(hi, 4)],
+        "what": f"{chat.name}: 5-fold cross-validation inside the {len(chat.table)} chat prompts (seed 0), the "
+        f"benchmarks always in training; APGR on its {len(rows)} prompts with both grades ({chat.strong} vs "
+        f"{chat.weak}), Spearman with its difficulty; in-source for chat, so optimistic",
+    }
+
+
 def train_pair(embedder: Embedder, out: Path) -> JSONDict:
     label = parse_label(PAIR_LABEL)
     sources = pair_sources()
@@ -151,10 +183,22 @@ def train_pair(embedder: Embedder, out: Path) -> JSONDict:
     router.training_["sources"] = {
         s.name: f"{CHAT_ORIGIN if s is chat else s.table.meta.get('source', s.name)}: {len(s.table)} prompts, label "
         f"{loso['labels_used'][s.name]} (pair {s.strong} vs {s.weak})"
-        + (f", each row counted {s.weight}x" if s.weight != 1 else "")
+        + (
+            f", each row counted {s.weight}x in the training table and {s.weight * CHAT_DOMAIN_WEIGHT}x in the chat "
+            "expert; the benchmark expert never sees it"
+            if s is chat
+            else ""
+        )
         for s in sources
     }
     rho, lo, hi = chat_check(sources, vectors, embedder)  # issue 13: ordering chat it never saw, by difficulty
+    chat_kfold = chat_in_source(sources, vectors, cand)
+    gate = getattr(router, "gate", None)
+    if gate is not None:  # the gated router: how often it calls each source's prompts chat (in-sample)
+        router.training_["gate_share"] = {
+            s.name: round(float(np.mean(gate(v, s.table.prompts) >= 0.5)), 4)
+            for s, v in zip(sources, vectors, strict=True)
+        }
     metrics: JSONDict = {
         "transfer": loso["transfer"],
         "transfer_mean": loso["transfer_mean"],
@@ -171,6 +215,7 @@ def train_pair(embedder: Embedder, out: Path) -> JSONDict:
             f"models other than the two GPT-4s) on {len(chat.table)} chat prompts, scored by this configuration "
             f"trained on {', '.join(TRAIN_SOURCES)} only (the shipped router was also trained on these prompts)",
         },
+        "chat_kfold": chat_kfold,
     }
     save_router(router, out, metrics=metrics)
     return metrics

@@ -82,7 +82,8 @@ def source_label(source: Source, label: Label) -> Label:
 
 
 def generic(source: Source, label: Label, rows: NDArray[np.int64]) -> ResultsTable:
-    """``rows`` of ``source`` relabelled, as a two-column table named ``weak`` / ``strong``."""
+    """``rows`` of ``source`` relabelled, as a two-column table named ``weak`` / ``strong``, each row's category the
+    source's name."""
     table = relabel_pair(source.table.subset(rows), source_label(source, label), strong=source.strong, weak=source.weak)
     return replace(
         table,
@@ -94,7 +95,7 @@ def generic(source: Source, label: Label, rows: NDArray[np.int64]) -> ResultsTab
         costs=None,
         input_tokens=None,
         output_tokens=None,
-        categories=None,
+        categories=[source.name] * len(table),  # which source each row came from (the gated router reads it)
     )
 
 
@@ -123,6 +124,7 @@ def stack(tables: Sequence[ResultsTable], name: str) -> ResultsTable:
         prompts=[p for t in tables for p in t.prompts],
         models=["weak", "strong"],
         scores=np.vstack([t.scores for t in tables]),
+        categories=[c for t in tables for c in (t.categories or [t.name] * len(t))],
         strong="strong",
         weak="weak",
     )
@@ -257,3 +259,29 @@ def _in_source(cand: Candidate, src: Source, x: Vectors, folds: int, n_resamples
         scorer = cand.fit(x[rows[train]], table, table.prompts)
         scores[test] = scorer(x[rows[test]], [src.table.prompts[r] for r in rows[test]])
     return score_source(scores, src, rows, n_resamples, seed)
+
+
+def kfold_with_others(
+    sources: Sequence[Source],
+    held: int,
+    cand: Candidate,
+    vectors: Sequence[Vectors],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+) -> FloatArray:
+    """Scores of every prompt of ``sources[held]`` from ``folds``-fold cross-validation inside it, with all the other
+    sources always in training (weighted as given): how well a small source that *is* trained on (e.g. chat beside
+    benchmarks) is ordered. In-source for that source, so optimistic; the held-out table is the honest number."""
+    src = sources[held]
+    n = len(src.table)
+    split = kfold_split(list(src.table.prompts), folds, seed)
+    scores = np.zeros(n, dtype=np.float64)
+    every = [np.arange(len(s.table), dtype=np.int64) for s in sources]
+    for train, test in split.folds:
+        rows = [*every[:held], np.asarray(train, dtype=np.int64), *every[held + 1 :]]
+        x, table = training_set(sources, rows, vectors, cand.label)
+        scorer = cand.fit(x, table, table.prompts)
+        test = np.asarray(test, dtype=np.int64)
+        scores[test] = scorer(vectors[held][test], [src.table.prompts[r] for r in test])
+    return scores

@@ -20,7 +20,7 @@ from wayfare.eval.transfer import Candidate, FloatArray, Source, Vectors, evalua
 from wayfare.eval.transfer_report import decontamination_line, ranked, sources_line, table_rows, write_transfer_report
 from wayfare.eval.transfer_sources import RouterChoice, load_sources, parse_labels, parse_router, with_weights
 
-DEFAULT_TRANSFER_ROUTERS = "logreg,ensemble[knn_weight=0],knn"
+DEFAULT_TRANSFER_ROUTERS = "logreg,ensemble[knn_weight=0],gated,knn"
 DEFAULT_LABELS = "strong-wins,weak-fails,difficulty"
 
 

@@ -65,6 +65,9 @@ def card_lines(meta: dict[str, Any]) -> list[str]:
     ]
     for name, text in (training.get("sources") or {}).items():
         lines.append(f"  {name}: {text}")
+    if training.get("gate_share"):
+        shares = ", ".join(f"{name} {share:.1%}" for name, share in training["gate_share"].items())
+        lines.append(f"gate: share of each source's prompts it gives to the domain expert (P >= 0.5): {shares}")
     transfer = metrics.get("transfer")
     if transfer:
         lines.append("held-out-source APGR (trained on the other sources, 95% CI):")
@@ -78,8 +81,15 @@ def card_lines(meta: dict[str, Any]) -> list[str]:
             f"chat difficulty: Spearman {chat['spearman']:.3f} [{chat['spearman_ci'][0]:.3f}, "
             f"{chat['spearman_ci'][1]:.3f}] between its score and {chat['what']}"
         )
+    kfold = metrics.get("chat_kfold")
+    if kfold:
+        lines.append(
+            f"chat it was trained on: APGR {kfold['apgr']:.3f} [{kfold['apgr_ci'][0]:.3f}, {kfold['apgr_ci'][1]:.3f}], "
+            f"Spearman {kfold['spearman']:.3f} [{kfold['spearman_ci'][0]:.3f}, {kfold['spearman_ci'][1]:.3f}]: "
+            f"{kfold['what']}"
+        )
     for key, value in metrics.items():
-        if key not in ("transfer", "transfer_mean", "chat_difficulty", "measured_on"):
+        if key not in ("transfer", "transfer_mean", "chat_difficulty", "chat_kfold", "measured_on"):
             lines.extend(_nested(key, value, ""))
     if metrics.get("measured_on"):
         lines.append(f"measured on: {metrics['measured_on']}")

@@ -59,7 +59,10 @@ class EnsembleRouter(BaseRouter):
         return KNNRouter(k=self.k, seed=self.seed), LogRegRouter(c=self.c, seed=self.seed)
 
     def _probe_input(self, x: NDArray[np.float32], prompts: Sequence[str]) -> NDArray[np.float32]:
-        f = (feature_matrix(prompts) - self.feature_mean_) / self.feature_std_
+        return self._probe_input_from(x, feature_matrix(prompts))
+
+    def _probe_input_from(self, x: NDArray[np.float32], features: FloatArray) -> NDArray[np.float32]:
+        f = (features - self.feature_mean_) / self.feature_std_
         return np.hstack([x, self.feature_scale * f]).astype(np.float32)
 
     def _fit(self, x: NDArray[np.float32], y: FloatArray, table: ResultsTable) -> None:
@@ -73,7 +76,12 @@ class EnsembleRouter(BaseRouter):
         raise ValueError("the ensemble router also reads the prompt text: pass prompts=...")  # needs_text guards it
 
     def _predict_text(self, x: NDArray[np.float32], prompts: Sequence[str]) -> FloatArray:
-        probe = self.probe_.predict_vectors(self._probe_input(x, prompts))
+        return self.predict_with_features(x, feature_matrix(prompts))
+
+    def predict_with_features(self, x: NDArray[np.float32], features: FloatArray) -> FloatArray:
+        """``predict_vectors`` given the prompts' lexical features (:func:`feature_matrix`) instead of their text, for
+        a composite router that computes them once for several members."""
+        probe = self.probe_.predict_vectors(self._probe_input_from(x, features))
         if self.knn_weight == 0:
             return probe
         knn = self.knn_.predict_vectors(x)

@@ -13,6 +13,7 @@ from wayfare.routers.baselines import OracleRouter, RandomRouter
 from wayfare.routers.blend import BlendRouter
 from wayfare.routers.ensemble import EnsembleRouter
 from wayfare.routers.forest import ForestRouter
+from wayfare.routers.gated import GatedRouter
 from wayfare.routers.irt import IRTRouter
 from wayfare.routers.knn import KNNRouter
 from wayfare.routers.linear import LogRegRouter
@@ -31,6 +32,7 @@ _ROUTERS: dict[str, type[BaseRouter]] = {
         ForestRouter,
         IRTRouter,
         EnsembleRouter,
+        GatedRouter,
         BlendRouter,
         TaskRouter,
         AdaptedRouter,
