@@ -16,6 +16,7 @@ from wayfare.routers import (
     read_meta,
     save_router,
 )
+from wayfare.routers._core import _KINDS
 from wayfare.routers.artifact import ARRAYS_FILE, META_FILE
 
 LEARNED = ["knn", "logreg", "mf", "sw_ranking", "rorf", "irt", "ensemble", "gated", "blend", "task"]
@@ -30,6 +31,8 @@ def auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 def test_registry_lists_every_router() -> None:
     assert set(available_routers()) == {*LEARNED, "adapted", "random", "oracle"}  # adapted needs a fitted base
+    # every router class registers its kind for reading artifacts; the public registry must list each of them
+    assert set(_KINDS) == set(available_routers())
     with pytest.raises(ValueError, match="unknown router 'nope'"):
         make_router("nope")
     with pytest.raises(ValueError, match="bad parameters for router 'knn'"):

@@ -134,3 +134,29 @@ def test_random_holdout_keeps_duplicate_prompts_on_one_side() -> None:
     assert described.startswith("random 20% of the distinct prompts")
     assert sorted([*train.tolist(), *test.tolist()]) == list(range(100))
     assert len(test) == 20 and not {prompts[i] for i in test} & {prompts[i] for i in train}
+
+
+def test_train_a_gated_router_on_a_table_whose_categories_mark_the_domain(tmp_path: Path) -> None:
+    """A user's own mix: the rows of one category (here MMLU's high-school mathematics, beside its moral scenarios) get
+    their own expert; a bad parameter is a one-line error."""
+    from wayfare.data import load_benchmark, save_jsonl
+
+    mmlu = load_benchmark("mmlu")
+    assert mmlu.categories is not None
+    rows = [i for i, c in enumerate(mmlu.categories) if c in ("moral_scenarios", "high_school_mathematics")][:400]
+    data = save_jsonl(mmlu.subset(rows), tmp_path / "mix.jsonl")
+    folder = tmp_path / "gated"
+    args = ["train", "--router", "gated", "--data", str(data), "--format", "jsonl", "--output", str(folder)]
+    result = runner.invoke(
+        app, [*args, "--param", "domain=high_school_mathematics", "--param", "domain_weight=3", "--label", "weak-fails"]
+    )
+    assert result.exit_code == 0, result.output
+    meta = read_meta(folder)
+    assert meta["kind"] == "gated" and meta["params"]["domain"] == "high_school_mathematics"
+    assert meta["state"]["domain_rows"] > 0 and meta["metrics"]["holdout_prompts"] == 80
+    src, out = write_jsonl(tmp_path / "in.jsonl", PROMPTS), tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["score", "--router", str(folder), "--input", str(src), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert all(0.0 <= float(r["score"]) <= 1.0 for r in read_jsonl(out))
+    bad = runner.invoke(app, [*args, "--param", "domain_weight=0"])
+    assert bad.exit_code == 2 and "domain_weight must be a positive integer" in bad.output
