@@ -67,7 +67,7 @@ def test_saved_and_loaded_it_scores_the_same(
 
 
 def test_bad_parameters_are_refused_and_an_all_domain_table_gives_one_probe(
-    embedder: object, two_domains: ResultsTable
+    embedder: object, two_domains: ResultsTable, tmp_path: Path
 ) -> None:
     with pytest.raises(ValueError, match="domain_weight"):
         make_router("gated", domain_weight=0)
@@ -78,5 +78,8 @@ def test_bad_parameters_are_refused_and_an_all_domain_table_gives_one_probe(
     only = replace(two_domains, categories=["x"] * len(two_domains))
     gated = make_router("gated", embedder=embedder, domain="x").fit(only)  # type: ignore[arg-type]
     plain = make_router("ensemble", embedder=embedder, knn_weight=0.0).fit(only)  # type: ignore[arg-type]
-    assert gated.domain_ is None  # type: ignore[attr-defined]
+    assert gated.domain_ is None and gated.domain_n_ == len(only)  # type: ignore[attr-defined]
     np.testing.assert_allclose(gated.score(only.prompts[:30]), plain.score(only.prompts[:30]), atol=1e-12)
+    loaded = load_router(save_router(gated, tmp_path / "all-domain"), embedder=embedder)  # type: ignore[arg-type]
+    assert loaded.domain_ is None  # type: ignore[attr-defined]
+    np.testing.assert_allclose(loaded.score(only.prompts[:30]), plain.score(only.prompts[:30]), atol=1e-6)

@@ -91,7 +91,6 @@ class GatedRouter(BaseRouter):
         inside = self.domain_rows(table)
         self.domain_n_ = int(inside.sum())
         if self.domain_n_ in (0, len(table)):  # one kind of prompt only: one probe of all rows, no gate
-            self.domain_n_ = 0
             self.general_, self.domain_ = self._expert(), None
             self.general_.fit_vectors(x, table)
             self.gate_coef_, self.gate_intercept_ = np.zeros(0), np.zeros(1)
@@ -136,14 +135,15 @@ class GatedRouter(BaseRouter):
     def _get_state(self) -> tuple[JSONDict, Arrays]:
         state, arrays = members_state(self._members())
         arrays.update(gate_coef=self.gate_coef_, gate_intercept=self.gate_intercept_)
-        return {**state, "domain_rows": self.domain_n_, "features": list(FEATURE_NAMES)}, arrays
+        gated = self.domain_ is not None
+        return {**state, "domain_rows": self.domain_n_, "gated": gated, "features": list(FEATURE_NAMES)}, arrays
 
     def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         if list(state.get("features", [])) != list(FEATURE_NAMES):
             raise ValueError("the artifact's lexical features differ from this wayfare's (retrain the router)")
         self.domain_n_ = int(state["domain_rows"])
         self.general_ = self._expert()
-        self.domain_ = self._expert() if self.domain_n_ > 0 else None
+        self.domain_ = self._expert() if state.get("gated", self.domain_n_ > 0) else None
         load_members(self._members(), self.models_, state, arrays)
         self.gate_coef_ = arrays["gate_coef"].astype(np.float64)
         self.gate_intercept_ = arrays["gate_intercept"].astype(np.float64)
