@@ -113,53 +113,95 @@ def train_from_log_command(
     router: str = typer.Option("logreg", "--router", help="Router kind (see `wayfare.routers.available_routers`)."),
     param: list[str] = typer.Option([], "--param", help="Router parameter name=value (repeatable)."),
     label: str = typer.Option(
-        "strong-wins", "--label", help="What the router learns: strong-wins, weak-fails or gap:T (docs/ROUTERS.md)."
+        "strong-wins",
+        "--label",
+        help="What the router learns: strong-wins, weak-fails or gap:T; with --with-benchmarks also difficulty "
+        "(LLMRouter's 9 models; two-model sources, the log included, use weak-fails). docs/ROUTERS.md.",
     ),
     embedder_name: str = typer.Option("default", "--embedder", help="Embedding model (see `wayfare models`)."),
     max_tokens: int = typer.Option(128, "--max-tokens", help="Embedder truncation length in tokens."),
     holdout: float = typer.Option(0.3, "--holdout", help="Fraction of prompts kept out for `wayfare compare`."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the router."),
+    benchmarks: bool = typer.Option(
+        False,
+        "--with-benchmarks",
+        help="Also train on the bundled MMLU, GSM8K and LLMRouter (rows sharing text with the log dropped); the "
+        "log's rows are the category 'traffic': with --router gated they get their own expert (docs/YOUR_TRAFFIC.md).",
+    ),
+    traffic_weight: int | None = typer.Option(
+        None, "--traffic-weight", help="With --with-benchmarks: each logged row counts this many times (default 10)."
+    ),
 ) -> None:
     """Train a pair router on labelled logged traffic (shadow pairs + labels + feedback scores)."""
     from wayfare.data.labels import parse_label, relabel
     from wayfare.routers.artifact import save_router
-    from wayfare.routers.training import embed_for, new_router, parse_params
+    from wayfare.routers.training import embed_for, embed_with_progress, new_router, parse_params
     from wayfare.traffic.logtable import LogTableError, heldout_mask, log_table
+    from wayfare.traffic.mixed import TRAFFIC, with_benchmarks
 
+    if traffic_weight is not None and not benchmarks:
+        _fail("--traffic-weight weighs the log against the benchmarks: it needs --with-benchmarks")
     with _engine(database_url) as engine:
         try:
             table, info = log_table(engine, route)
         except LogTableError as exc:
             _fail(str(exc))
+    mixed = None
     try:
+        lab = parse_label(label)
         held = heldout_mask(table.prompts, holdout)
-        train = relabel(table.subset(np.flatnonzero(~held)), parse_label(label))
-        if len(train) < 2:
-            raise ValueError(f"only {len(train)} labelled prompts outside the held-out split: label more traffic")
-        r = new_router(router, parse_params(param), seed=seed, embedder_name=embedder_name, max_tokens=max_tokens)
+        logged = table.subset(np.flatnonzero(~held))
+        if len(logged) < 2:
+            raise ValueError(f"only {len(logged)} labelled prompts outside the held-out split: label more traffic")
+        params = parse_params(param)
+        if benchmarks and router == "gated":
+            params.setdefault("domain", TRAFFIC)
+        r = new_router(router, params, seed=seed, embedder_name=embedder_name, max_tokens=max_tokens)
+        if benchmarks:
+
+            def embed(prompts: list[str], what: str) -> np.ndarray:
+                if r.embedder is None:
+                    return np.zeros((len(prompts), 0), dtype=np.float32)
+                return embed_with_progress(r.embedder, prompts, label=f"embedding {what} ({len(prompts)})")
+
+            mixed = with_benchmarks(logged, table.prompts, lab, 10 if traffic_weight is None else traffic_weight, embed)
+            x, train = mixed.x, mixed.table
+        else:
+            train = relabel(logged, lab)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    x = embed_for(r, train.prompts)
-    with err_console.status(f"fitting {router} on {len(train)} prompts"):
+    if mixed is None:
+        x = embed_for(r, train.prompts)
+    with err_console.status(f"fitting {router} on {len(train)} rows"):
         r.fit_vectors(x, train)
     extra = {
         "trained_from_log": {
             "route": route,
             "labelled_pairs": info.pairs,
-            "train_prompts": len(train),
+            "train_prompts": len(logged),
             "held_out_prompts": int(held.sum()),
             "holdout": holdout,
             "split": "blake2b(prompt) < holdout",
             "feedback_applied": info.feedback_applied,
             "label_methods": table.meta.get("label_methods"),
-            "label": parse_label(label).name,
+            "label": lab.name,
+            **({"with_benchmarks": mixed.described} if mixed is not None else {}),
         }
     }
     folder = save_router(r, output, extra=extra)
+    also = ""
+    if mixed is not None:
+        bench = {k: v for k, v in mixed.described.items() if k != TRAFFIC}
+        rows = sum(int(str(v["rows"])) for v in bench.values())
+        dropped = sum(int(str(v["dropped_sharing_text_with_the_log"])) for v in bench.values())
+        also = (
+            f", each counted {mixed.described[TRAFFIC]['weight']}x, beside {rows:,} rows of "
+            f"{', '.join(bench)} ({dropped:,} dropped for sharing text with the log)"
+        )
     out_console.print(
-        f"trained [bold]{router}[/bold] on {len(train)} labelled prompts of the log ({int(held.sum())} held out "
-        f"for `wayfare compare`; {info.feedback_applied} feedback scores applied, {info.unused_feedback} unused); "
-        f"models {r.models_}",
+        f"trained [bold]{router}[/bold] on {len(logged)} labelled prompts of the log{also} ({int(held.sum())} held "
+        f"out for `wayfare compare`; {info.feedback_applied} feedback scores applied, {info.unused_feedback} "
+        f"unused); models {r.models_}",
         highlight=False,
     )
     out_console.print(f"saved to {folder}")
