@@ -20,18 +20,22 @@ def two_domains(mmlu_two_subjects: ResultsTable) -> ResultsTable:
     return table
 
 
-def test_prediction_is_the_gate_weighted_mix_of_the_experts(embedder: object, two_domains: ResultsTable) -> None:
+@pytest.mark.parametrize("knn_weight", [0.0, 0.3])  # probes only (scored as one fused product) and probes + kNN
+def test_prediction_is_the_gate_weighted_mix_of_the_experts(
+    embedder: object, two_domains: ResultsTable, knn_weight: float
+) -> None:
     table = two_domains
     train, test = table.subset(range(400)), table.subset(range(400, len(table)))
-    router = make_router("gated", embedder=embedder, domain="high_school_mathematics", domain_weight=3)  # type: ignore[arg-type]
+    router = make_router(
+        "gated", embedder=embedder, domain="high_school_mathematics", domain_weight=3, knn_weight=knn_weight
+    )  # type: ignore[arg-type]
     router.fit(train)
     x = embedder.embed(test.prompts)  # type: ignore[attr-defined]
     g = router.gate(x, test.prompts)  # type: ignore[attr-defined]
     general = router.general_.predict_vectors(x, test.prompts)  # type: ignore[attr-defined]
     domain = router.domain_.predict_vectors(x, test.prompts)  # type: ignore[attr-defined]
-    np.testing.assert_allclose(
-        router.predict_vectors(x, test.prompts), g[:, None] * domain + (1 - g[:, None]) * general
-    )
+    mixed = g[:, None] * domain + (1 - g[:, None]) * general
+    np.testing.assert_allclose(router.predict_vectors(x, test.prompts), mixed, atol=1e-6)
     # the gate tells the held-out maths prompts from the moral scenarios
     assert test.categories is not None
     maths = np.asarray([c == "high_school_mathematics" for c in test.categories])

@@ -17,7 +17,8 @@ same mixture of the two probes' scores. The domain's rows are those whose ``tabl
 (a stacked transfer table names each row's source there). Fitted on a table without domain rows, or with nothing
 but domain rows, the router is one probe of all its rows (g = 0): a leave-one-source-out fold holding the domain out
 measures exactly that.
-Inference is NumPy only: three dot products on the same embedding and lexical features.
+Inference is NumPy only: with probe experts (``knn_weight=0``), one matrix product of the embedding and the raw lexical
+features gives the gate and both probes at once (their weights folded together on first use).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class GatedRouter(BaseRouter):
 
     general_: EnsembleRouter
     domain_: EnsembleRouter | None
+    _fused_: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
     def __init__(
         self,
@@ -88,6 +90,7 @@ class GatedRouter(BaseRouter):
     def _fit(self, x: NDArray[np.float32], y: FloatArray, table: ResultsTable) -> None:
         from sklearn.linear_model import LogisticRegression  # training only
 
+        self._fused_ = None
         inside = self.domain_rows(table)
         self.domain_n_ = int(inside.sum())
         if self.domain_n_ in (0, len(table)):  # one kind of prompt only: one probe of all rows, no gate
@@ -120,11 +123,41 @@ class GatedRouter(BaseRouter):
 
     def _predict_text(self, x: NDArray[np.float32], prompts: Sequence[str]) -> FloatArray:
         features = feature_matrix(prompts)  # once, for the gate and both experts
-        general = self.general_.predict_with_features(x, features)
         if self.domain_ is None:
-            return general
+            return self.general_.predict_with_features(x, features)
+        fused = self._fused()
+        if fused is not None:  # probes only: one product for the gate and both experts
+            mx, mf, bias = fused
+            z = np.asarray(x, dtype=np.float64) @ mx.T + features @ mf.T + bias
+            p = sigmoid(z[:, :-1])
+            k = p.shape[1] // 2  # each expert's models, general first
+            g = sigmoid(z[:, -1])[:, None]
+            return g * p[:, k:] + (1.0 - g) * p[:, :k]
         g = self._gate(x, features)[:, None]
+        general = self.general_.predict_with_features(x, features)
         return g * self.domain_.predict_with_features(x, features) + (1.0 - g) * general
+
+    def _fused(self) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+        """The two probes and the gate as one linear map of (embedding, raw lexical features): rows are the general
+        expert's models, the domain expert's models, then the gate. None when an expert has a kNN member."""
+        cached = self._fused_
+        if cached is not None or self.knn_weight > 0 or self.domain_ is None:
+            return cached
+        mx, mf, bias = [], [], []
+        for expert in (self.general_, self.domain_):
+            coef = np.asarray(expert.probe_.coef_, dtype=np.float64)
+            dim = coef.shape[1] - len(FEATURE_NAMES)
+            scale = expert.feature_scale / expert.feature_std_
+            wf = coef[:, dim:] * scale  # the probe standardises and scales the features: folded into the weights
+            mx.append(coef[:, :dim])
+            mf.append(wf)
+            bias.append(np.asarray(expert.probe_.intercept_, dtype=np.float64) - wf @ expert.feature_mean_)
+        dim = mx[0].shape[1]
+        mx.append(self.gate_coef_[None, :dim])
+        mf.append(self.gate_coef_[None, dim:])
+        bias.append(self.gate_intercept_[:1])
+        self._fused_ = (np.vstack(mx), np.vstack(mf), np.concatenate(bias))
+        return self._fused_
 
     # ------------------------------------------------------------------ state
     def _members(self) -> dict[str, BaseRouter]:
@@ -141,6 +174,7 @@ class GatedRouter(BaseRouter):
     def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         if list(state.get("features", [])) != list(FEATURE_NAMES):
             raise ValueError("the artifact's lexical features differ from this wayfare's (retrain the router)")
+        self._fused_ = None
         self.domain_n_ = int(state["domain_rows"])
         self.general_ = self._expert()
         self.domain_ = self._expert() if state.get("gated", self.domain_n_ > 0) else None
