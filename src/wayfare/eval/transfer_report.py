@@ -56,6 +56,11 @@ def table_rows(
     return header, rows
 
 
+def _floor(current: float, lowest: float) -> float:
+    """The y axis' lower end: a little under the lowest bar or CI (a multiple of 0.05), never under matplotlib's."""
+    return float(max(current, np.floor((lowest - 0.05) / 0.05) * 0.05))
+
+
 def plot_transfer(metrics: dict[str, Any]) -> bytes:
     """Held-out APGR per source (bars, 95% CI) for every candidate, best mean first."""
     sources = list(metrics["sources"])
@@ -63,6 +68,7 @@ def plot_transfer(metrics: dict[str, Any]) -> bytes:
     fig, ax = _figure()
     width = 0.8 / max(1, len(sources) + 1)
     xs = np.arange(len(names))
+    lowest = 0.5
     for k, src in enumerate([*sources, "mean"]):
         vals, err_lo, err_hi = [], [], []
         for name in names:
@@ -71,6 +77,8 @@ def plot_transfer(metrics: dict[str, Any]) -> bytes:
             v = e["apgr"] if e["apgr"] is not None else np.nan
             ci = e.get("apgr_ci") or [None, None]
             vals.append(v)
+            if np.isfinite(v):
+                lowest = min(lowest, v if ci[0] is None else ci[0])
             err_lo.append(v - ci[0] if ci[0] is not None else 0.0)
             err_hi.append(ci[1] - v if ci[1] is not None else 0.0)
         ax.bar(
@@ -88,7 +96,8 @@ def plot_transfer(metrics: dict[str, Any]) -> bytes:
     ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("APGR on the held-out source")
     ax.set_title("Leave-one-source-out transfer (95% bootstrap CIs)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.set_ylim(bottom=_floor(ax.get_ylim()[0], lowest))  # the differences that matter are a few hundredths
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return _png(fig)
