@@ -92,9 +92,9 @@ def table_rows(metrics: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def _figure() -> tuple[Figure, Any]:
-    """A figure on the Agg canvas (no pyplot state, no display needed)."""
-    fig = Figure(figsize=(7.5, 5))
+def _figure(width: float = 7.5) -> tuple[Figure, Any]:
+    """A figure on the Agg canvas (no pyplot state, no display needed), ``width`` inches wide and 5 high."""
+    fig = Figure(figsize=(width, 5))
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
 

@@ -65,7 +65,7 @@ def plot_transfer(metrics: dict[str, Any]) -> bytes:
     """Held-out APGR per source (bars, 95% CI) for every candidate, best mean first."""
     sources = list(metrics["sources"])
     names = ranked(metrics)
-    fig, ax = _figure()
+    fig, ax = _figure(max(7.5, 2.5 + 0.65 * len(names)))  # room for every candidate's bars and name
     width = 0.8 / max(1, len(sources) + 1)
     xs = np.arange(len(names))
     lowest = 0.5
