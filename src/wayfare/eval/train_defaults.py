@@ -35,12 +35,12 @@ from scipy.stats import spearmanr
 from wayfare.data import load_benchmark
 from wayfare.data.labels import parse_label
 from wayfare.embed.base import Embedder
-from wayfare.eval.bootstrap import percentile_ci
 from wayfare.eval.transfer import (
     Candidate,
     Source,
     Vectors,
     evaluate_transfer,
+    held_entry,
     kfold_with_others,
     score_source,
     training_set,
@@ -151,11 +151,9 @@ def chat_in_source(sources: list[Source], vectors: list[Vectors], cand: Candidat
     chat = sources[-1]
     scores = kfold_with_others(sources, len(sources) - 1, cand, vectors)
     rows = np.flatnonzero(chat.pair_known).astype(np.int64)
-    held = score_source(scores[rows], chat, rows, N_RESAMPLES, 0)
     rho, lo, hi = spearman_with_ci(scores, chat_difficulty(chat))
     return {
-        "apgr": round(held.apgr, 4),
-        "apgr_ci": [round(float(q), 4) for q in percentile_ci(held.samples)],
+        **held_entry(score_source(scores[rows], chat, rows, N_RESAMPLES, 0)),
         "spearman": round(rho, 4),
         "spearman_ci": [round(lo, 4), round(hi, 4)],
         "what": f"{chat.name}: 5-fold cross-validation inside the {len(chat.table)} chat prompts (seed 0), the "

@@ -150,7 +150,8 @@ def score_source(scores: FloatArray, source: Source, rows: NDArray[np.int64], n_
     return HeldOut(float(value), np.asarray(samples, dtype=np.float64), len(rows))
 
 
-def _entry(held: HeldOut) -> dict[str, Any]:
+def held_entry(held: HeldOut) -> dict[str, Any]:
+    """``{apgr, apgr_ci, n}`` of one held-out score (the CI from its bootstrap samples; NaN without them)."""
     lo, hi = percentile_ci(held.samples) if held.samples.size else (float("nan"), float("nan"))
     return {"apgr": held.apgr, "apgr_ci": [lo, hi], "n": held.n}
 
@@ -223,11 +224,11 @@ def evaluate_transfer(
             "params": dict(cand.params),
             "label": cand.label.name,
             "labels_used": {s.name: source_label(s, cand.label).name for s in sources},
-            "transfer": {k: _entry(v) for k, v in transfer.items()},
+            "transfer": {k: held_entry(v) for k, v in transfer.items()},
             "transfer_mean": _mean_entry(list(transfer.values())),
         }
         if in_source:
-            results[cand.name]["in_source"] = {k: _entry(v) for k, v in inside.items()}
+            results[cand.name]["in_source"] = {k: held_entry(v) for k, v in inside.items()}
             results[cand.name]["in_source_mean"] = _mean_entry(list(inside.values()))
     return {
         "mode": "transfer",

@@ -168,8 +168,7 @@ class GatedRouter(BaseRouter):
     def _get_state(self) -> tuple[JSONDict, Arrays]:
         state, arrays = members_state(self._members())
         arrays.update(gate_coef=self.gate_coef_, gate_intercept=self.gate_intercept_)
-        gated = self.domain_ is not None
-        return {**state, "domain_rows": self.domain_n_, "gated": gated, "features": list(FEATURE_NAMES)}, arrays
+        return {**state, "domain_rows": self.domain_n_, "features": list(FEATURE_NAMES)}, arrays
 
     def _set_state(self, state: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
         if list(state.get("features", [])) != list(FEATURE_NAMES):
@@ -177,7 +176,7 @@ class GatedRouter(BaseRouter):
         self._fused_ = None
         self.domain_n_ = int(state["domain_rows"])
         self.general_ = self._expert()
-        self.domain_ = self._expert() if state.get("gated", self.domain_n_ > 0) else None
+        self.domain_ = self._expert() if "domain" in state else None  # a gate was fitted: its expert was saved
         load_members(self._members(), self.models_, state, arrays)
         self.gate_coef_ = arrays["gate_coef"].astype(np.float64)
         self.gate_intercept_ = arrays["gate_intercept"].astype(np.float64)

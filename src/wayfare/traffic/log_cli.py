@@ -135,7 +135,7 @@ def train_from_log_command(
     """Train a pair router on labelled logged traffic (shadow pairs + labels + feedback scores)."""
     from wayfare.data.labels import parse_label, relabel
     from wayfare.routers.artifact import save_router
-    from wayfare.routers.training import embed_for, embed_with_progress, new_router, parse_params
+    from wayfare.routers.training import embed_for, new_router, parse_params
     from wayfare.traffic.logtable import LogTableError, heldout_mask, log_table
     from wayfare.traffic.mixed import TRAFFIC, with_benchmarks
 
@@ -158,13 +158,8 @@ def train_from_log_command(
             params.setdefault("domain", TRAFFIC)
         r = new_router(router, params, seed=seed, embedder_name=embedder_name, max_tokens=max_tokens)
         if benchmarks:
-
-            def embed(prompts: list[str], what: str) -> np.ndarray:
-                if r.embedder is None:
-                    return np.zeros((len(prompts), 0), dtype=np.float32)
-                return embed_with_progress(r.embedder, prompts, label=f"embedding {what} ({len(prompts)})")
-
-            mixed = with_benchmarks(logged, table.prompts, lab, 10 if traffic_weight is None else traffic_weight, embed)
+            weight = 10 if traffic_weight is None else traffic_weight
+            mixed = with_benchmarks(logged, table.prompts, lab, weight, lambda prompts: embed_for(r, prompts))
             x, train = mixed.x, mixed.table
         else:
             train = relabel(logged, lab)

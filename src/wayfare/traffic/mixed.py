@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from wayfare.data import ResultsTable
 from wayfare.data.labels import Label
-from wayfare.data.shingles import sharing_rows, shingle_sets
+from wayfare.data.shingles import deleak
 from wayfare.eval.transfer import Source, source_label, training_set
 from wayfare.eval.transfer_sources import load_source
 
@@ -44,34 +44,30 @@ def with_benchmarks(
     every_logged_prompt: Sequence[str],
     label: Label,
     weight: int,
-    embed: Callable[[list[str], str], NDArray[np.float32]],
+    embed: Callable[[list[str]], NDArray[np.float32]],
 ) -> Mixed:
     """``traffic`` (the log's training rows, a strong/weak pair table) stacked with the bundled benchmarks.
 
-    ``every_logged_prompt`` is what benchmark rows are decontaminated against; ``embed(prompts, what)`` embeds."""
+    ``every_logged_prompt`` is what benchmark rows are decontaminated against; ``embed(prompts)`` embeds."""
     if traffic.strong is None or traffic.weak is None:
         raise ValueError("the logged traffic table names no strong/weak pair")
     if not isinstance(weight, int) or weight < 1:
         raise ValueError(f"--traffic-weight must be a positive integer, got {weight!r}")
     logged = Source(TRAFFIC, traffic, strong=traffic.strong, weak=traffic.weak, weight=weight)
-    seen: set[str] = set().union(*shingle_sets(list(every_logged_prompt)))
-    sources, rows, vectors = [logged], [np.arange(len(traffic), dtype=np.int64)], []
+    sources, rows = [logged], [np.arange(len(traffic), dtype=np.int64)]
     described: dict[str, dict[str, object]] = {
         TRAFFIC: {"rows": len(traffic), "weight": weight, "label": source_label(logged, label).name}
     }
     for name in BENCHMARKS:
         src = load_source(name, [], [])
-        drop = sharing_rows(shingle_sets(src.table.prompts), seen)
-        keep = np.setdiff1d(np.arange(len(src.table)), drop).astype(np.int64)
+        keep, dropped = deleak(src.table.prompts, every_logged_prompt)
         sources.append(src)
-        rows.append(keep)
+        rows.append(np.asarray(keep, dtype=np.int64))
         described[name] = {
             "rows": len(keep),
-            "dropped_sharing_text_with_the_log": len(src.table) - len(keep),
+            "dropped_sharing_text_with_the_log": dropped,
             "pair": f"{src.strong} vs {src.weak}",
             "label": source_label(src, label).name,
         }
-    for src in sources:
-        vectors.append(embed(list(src.table.prompts), src.name))
-    x, table = training_set(sources, rows, vectors, label)
+    x, table = training_set(sources, rows, [embed(list(src.table.prompts)) for src in sources], label)
     return Mixed(x, table, described)
