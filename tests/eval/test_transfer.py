@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
+from unittest.mock import ANY
 
 import numpy as np
 import pytest
@@ -182,3 +183,26 @@ def test_stacked_training_rows_name_their_source_and_kfold_with_others_never_see
     assert all(folds_of_chat) and set().union(*folds_of_chat) == set(chat)
     assert sum(len(f) for f in folds_of_chat) == 30
     np.testing.assert_array_equal(scores, vectors_of(chat)[:, 0])
+
+
+def test_labels_that_give_the_same_training_tables_share_one_fit() -> None:
+    # alpha has two models, so difficulty is weak-fails there; beta has four, so the labels differ on it
+    sources = [hard_easy("alpha", 40, 0), hard_easy("beta", 40, 1, extra_models=2), hard_easy("gamma", 30, 2)]
+    vectors = [vectors_of(s.table.prompts) for s in sources]
+    rec = Recorder()
+    labels = ("weak-fails", "difficulty", "difficulty:exclude=nobody")
+    cands = [Candidate("probe", parse_label(name), rec) for name in labels]
+    metrics = evaluate_transfer(sources, cands, vectors, folds=2, n_resamples=50)
+    # held out: weak-fails fits 3 times; difficulty adds the two folds that train on beta (holding beta out trains
+    # on alpha + gamma, equal under every label); the exclude names no model, so it is difficulty and adds nothing.
+    # In-source (2 folds each): alpha and gamma are equal under every label, beta two ways.
+    distinct_held, distinct_inside = 3 + 2, 2 * (1 + 2 + 1)
+    assert len(rec.seen) == distinct_held + distinct_inside
+    by = {name: metrics["candidates"][f"probe / {name}"] for name in labels}
+    assert by["difficulty"] == {**by["difficulty:exclude=nobody"], "label": "difficulty", "labels_used": ANY}
+    assert by["weak-fails"]["transfer"]["beta"] == by["difficulty"]["transfer"]["beta"]
+    assert by["weak-fails"]["in_source"]["alpha"] == by["difficulty"]["in_source"]["alpha"]
+
+    other = Recorder()  # a different fitter never shares: its fits are its own
+    evaluate_transfer(sources, [Candidate("probe", parse_label("weak-fails"), other)], vectors, folds=2, n_resamples=0)
+    assert len(other.seen) == 3 + 2 * 3

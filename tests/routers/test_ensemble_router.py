@@ -25,6 +25,11 @@ def test_features_separate_arithmetic_from_prose() -> None:
     assert f[0, col["n_options"]] == 4 and f[1, col["n_options"]] == 0
     assert f[0, col["numeric_options"]] == 1 and f[0, col["numbers"]] == pytest.approx(np.log1p(7))
     assert f[0, col["math_symbols"]] == pytest.approx(np.log1p(2)) and f[1, col["digit_fraction"]] == 0
+    lengths = np.array([3.0, 3.0, 3.0, 2.0])  # the option lengths: population spread over (mean + 1)
+    assert f[0, col["option_length_spread"]] == pytest.approx(lengths.std() / (lengths.mean() + 1.0))
+    assert f[0, col["log_option_max_chars"]] == pytest.approx(np.log1p(3)) and f[1, col["option_length_spread"]] == 0
+    repeated = feature_matrix(["Tell me about Paris.", "Why?", "Tell me about Paris."])  # weighted tables repeat
+    np.testing.assert_array_equal(repeated[[0, 2]], f[[1, 1]])
     assert feature_matrix([]).shape == (0, len(FEATURE_NAMES))
     with pytest.raises(TypeError):
         feature_matrix("one string")

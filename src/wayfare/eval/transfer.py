@@ -81,6 +81,17 @@ def source_label(source: Source, label: Label) -> Label:
     return label
 
 
+def label_key(source: Source, label: Label) -> str:
+    """What ``label`` computes on ``source``, as a name: two labels with the same key give the same training table
+    (``difficulty`` on a two-model source is ``weak-fails``; an ``exclude`` naming no model of the source is
+    ``difficulty``)."""
+    used = source_label(source, label)
+    if used.exclude:
+        kept = tuple(m for m in used.exclude if m in source.table.models)
+        used = replace(used, exclude=kept)
+    return used.name
+
+
 def generic(source: Source, label: Label, rows: NDArray[np.int64]) -> ResultsTable:
     """``rows`` of ``source`` relabelled, as a two-column table named ``weak`` / ``strong``, each row's category the
     source's name."""
@@ -204,19 +215,29 @@ def evaluate_transfer(
     shingles = [shingle_sets(s.table.prompts) for s in sources]
     splits = [decontaminated_rows(sources, i, shingles) for i in range(len(sources))]
     results: dict[str, Any] = {}
+    # Candidates sharing a fitter whose labels give the same training tables (e.g. difficulty and weak-fails on a
+    # two-model source) share the result instead of fitting twice: the fits are deterministic.
+    memo: dict[tuple[Any, ...], HeldOut] = {}
     for cand in candidates:
         transfer: dict[str, HeldOut] = {}
         inside: dict[str, HeldOut] = {}
         for i, held in enumerate(sources):
-            x, train = training_set(sources, splits[i][0], vectors, cand.label)
-            scorer = cand.fit(x, train, train.prompts)
-            test = np.flatnonzero(held.pair_known).astype(np.int64)
-            prompts = [held.table.prompts[r] for r in test]
-            transfer[held.name] = score_source(scorer(vectors[i][test], prompts), held, test, n_resamples, seed + i)
+            used = tuple(label_key(s, cand.label) for j, s in enumerate(sources) if j != i)
+            key: tuple[Any, ...] = (cand.fit, "held", i, used)
+            if key not in memo:
+                x, train = training_set(sources, splits[i][0], vectors, cand.label)
+                scorer = cand.fit(x, train, train.prompts)
+                test = np.flatnonzero(held.pair_known).astype(np.int64)
+                prompts = [held.table.prompts[r] for r in test]
+                memo[key] = score_source(scorer(vectors[i][test], prompts), held, test, n_resamples, seed + i)
+            transfer[held.name] = memo[key]
             if on_step:
                 on_step(f"{cand.name}: held out {held.name}")
             if in_source:
-                inside[held.name] = _in_source(cand, held, vectors[i], folds, n_resamples, seed + i)
+                key = (cand.fit, "in", i, label_key(held, cand.label))
+                if key not in memo:
+                    memo[key] = _in_source(cand, held, vectors[i], folds, n_resamples, seed + i)
+                inside[held.name] = memo[key]
                 if on_step:
                     on_step(f"{cand.name}: in-source {held.name}")
         results[cand.name] = {

@@ -77,8 +77,11 @@ def run_transfer(
     choices = [parse_router(n) for n in parse_names(routers)]
     if not choices:
         raise ValueError("--routers is empty")
+    fits = [fitter(c, embedder, seed) for c in choices]  # one per router: labels giving equal tables share fits
     cands = [
-        Candidate(c.name, label, fitter(c, embedder, seed), c.params) for c in choices for label in parse_labels(labels)
+        Candidate(c.name, label, fit, c.params)
+        for c, fit in zip(choices, fits, strict=True)
+        for label in parse_labels(labels)
     ]
     vectors = _embed_all(embedder, srcs, progress)
     task = progress.add_task("training and scoring", total=len(cands) * len(srcs) * 2)

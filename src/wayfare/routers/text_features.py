@@ -9,6 +9,7 @@ NumPy, ~0.03 ms for a short prompt and < 0.1 ms for any (only the first :data:`W
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -61,28 +62,31 @@ def prompt_features(prompt: str) -> list[float]:
     read (the embedder sees even fewer), except for the total length."""
     text = prompt[:WINDOW]
     stem, options = split_options(text)
-    lengths = np.array([len(o) for o in options], dtype=np.float64) if options else np.zeros(1)
+    # plain floats, not NumPy: on a handful of option lengths NumPy's per-call cost is most of this function's
+    lengths = [float(len(o)) for o in options] or [0.0]
+    mean = sum(lengths) / len(lengths)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in lengths) / len(lengths))
     n = max(len(text), 1)
     ascii_text = text.encode("ascii", "ignore")  # bytes.translate counts in C
     return [
-        float(np.log1p(len(prompt))),
-        float(np.log1p(len(stem))),
-        float(np.log1p(lengths.mean())),
-        float(np.log1p(lengths.max())),
-        float(lengths.std() / (lengths.mean() + 1.0)),
+        math.log1p(len(prompt)),
+        math.log1p(len(stem)),
+        math.log1p(mean),
+        math.log1p(max(lengths)),
+        spread / (mean + 1.0),
         float(min(len(options), 10)),
         (len(ascii_text) - len(ascii_text.translate(None, _DIGITS))) / n,
-        float(np.log1p(len(_MATH.findall(text)))),
+        math.log1p(len(_MATH.findall(text))),
         float(bool(options) and all(_NUMERIC.fullmatch(o or "x") is not None for o in options)),
         float(_NEGATION.search(stem) is not None),
         float("Statement 1" in text),
         float("II" in text and _ROMAN.search(text) is not None),
         float("of the above" in text.lower() and _ABOVE.search(text) is not None),
         float("___" in text),
-        float(np.log1p(text.count("\n"))),
+        math.log1p(text.count("\n")),
         float("?" in stem),
         (len(ascii_text) - len(ascii_text.translate(None, _UPPER))) / n,
-        float(np.log1p(len(_NUMBER.findall(text)))),
+        math.log1p(len(_NUMBER.findall(text))),
     ]
 
 
@@ -92,4 +96,7 @@ def feature_matrix(prompts: Sequence[str]) -> NDArray[np.float64]:
         raise TypeError("feature_matrix() takes a sequence of prompts, not a single string")
     if not prompts:
         return np.zeros((0, len(FEATURE_NAMES)))
-    return np.asarray([prompt_features(p) for p in prompts], dtype=np.float64)
+    rows: dict[str, list[float]] = {}  # training tables repeat prompts (weighted sources): each text once
+    return np.asarray(
+        [rows[p] if p in rows else rows.setdefault(p, prompt_features(p)) for p in prompts], dtype=np.float64
+    )
