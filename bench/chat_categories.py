@@ -29,7 +29,6 @@ from wayfare.routers.gated import GatedRouter
 
 DATA = Path(__file__).parent / "data" / "chat_categories.jsonl"
 N_RESAMPLES = 2000
-FloatArray = NDArray[np.float64]
 
 
 def load_prompts(path: Path = DATA) -> list[dict[str, str]]:
@@ -74,13 +73,6 @@ class Measured:
     experts: dict[str, float] = field(default_factory=dict)
 
 
-def expert_scores(router: GatedRouter, expert: BaseRouter, x: NDArray[np.float32], prompts: list[str]) -> FloatArray:
-    """One expert's pair score, (1 + p_strong - p_weak) / 2 as the router computes it from its mixture."""
-    pred = expert.predict_vectors(x, prompts)
-    s, w = expert.models_.index(router.strong_), expert.models_.index(router.weak_)
-    return np.clip((1.0 + pred[:, s] - pred[:, w]) / 2.0, 0.0, 1.0)
-
-
 def measure(router: BaseRouter, rows: list[dict[str, str]]) -> Measured:
     prompts = [r["prompt"] for r in rows]
     strong = np.asarray([r["expect"] == "strong" for r in rows])
@@ -103,8 +95,12 @@ def measure(router: BaseRouter, rows: list[dict[str, str]]) -> Measured:
         for c, entry in out.categories.items():
             entry.gate = float(gate[cat == c].mean())
         out.experts = {
-            "domain expert alone": auc(expert_scores(router, router.domain_, x, prompts), strong),
-            "general expert alone": auc(expert_scores(router, router.general_, x, prompts), strong),
+            "domain expert alone": auc(
+                router.score_from_predictions(router.domain_.predict_vectors(x, prompts)), strong
+            ),
+            "general expert alone": auc(
+                router.score_from_predictions(router.general_.predict_vectors(x, prompts)), strong
+            ),
         }
     return out
 

@@ -74,22 +74,16 @@ class Candidate:
 
 
 def source_label(source: Source, label: Label) -> Label:
-    """The label actually used on ``source``: ``difficulty`` needs three models, so a two-model source is trained
-    on ``weak-fails`` (the one-model form of difficulty) under a difficulty candidate."""
-    if label.kind == "difficulty" and len([m for m in source.table.models if m not in label.exclude]) < 3:
-        return parse_label("weak-fails")
-    return label
-
-
-def label_key(source: Source, label: Label) -> str:
-    """What ``label`` computes on ``source``, as a name: two labels with the same key give the same training table
-    (``difficulty`` on a two-model source is ``weak-fails``; an ``exclude`` naming no model of the source is
+    """The label actually used on ``source``, so that two labels giving the same training table have the same
+    name: ``difficulty`` needs three models, so a two-model source is trained on ``weak-fails`` (the one-model form
+    of difficulty) under a difficulty candidate; an ``exclude`` keeps only the source's own models (none: plain
     ``difficulty``)."""
-    used = source_label(source, label)
-    if used.exclude:
-        kept = tuple(m for m in used.exclude if m in source.table.models)
-        used = replace(used, exclude=kept)
-    return used.name
+    if label.kind != "difficulty":
+        return label
+    kept = tuple(m for m in label.exclude if m in source.table.models)
+    if len(source.table.models) - len(kept) < 3:
+        return parse_label("weak-fails")
+    return replace(label, exclude=kept)
 
 
 def generic(source: Source, label: Label, rows: NDArray[np.int64]) -> ResultsTable:
@@ -222,7 +216,7 @@ def evaluate_transfer(
         transfer: dict[str, HeldOut] = {}
         inside: dict[str, HeldOut] = {}
         for i, held in enumerate(sources):
-            used = tuple(label_key(s, cand.label) for j, s in enumerate(sources) if j != i)
+            used = tuple(source_label(s, cand.label).name for j, s in enumerate(sources) if j != i)
             key: tuple[Any, ...] = (cand.fit, "held", i, used)
             if key not in memo:
                 x, train = training_set(sources, splits[i][0], vectors, cand.label)
@@ -234,7 +228,7 @@ def evaluate_transfer(
             if on_step:
                 on_step(f"{cand.name}: held out {held.name}")
             if in_source:
-                key = (cand.fit, "in", i, label_key(held, cand.label))
+                key = (cand.fit, "in", i, source_label(held, cand.label).name)
                 if key not in memo:
                     memo[key] = _in_source(cand, held, vectors[i], folds, n_resamples, seed + i)
                 inside[held.name] = memo[key]

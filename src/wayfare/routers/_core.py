@@ -157,14 +157,15 @@ class BaseRouter(ABC):
         self._check_pair()
         if self.needs_embedder:
             return self.score_vectors(self.embed(prompts), prompts)
-        return self._score_from_predictions(self._predict_prompts(prompts))
+        return self.score_from_predictions(self._predict_prompts(prompts))
 
     def score_vectors(self, x: NDArray[np.floating[Any]], prompts: Sequence[str] | None = None) -> FloatArray:
         self._check_pair()
-        return self._score_from_predictions(self.predict_vectors(x, prompts))
+        return self.score_from_predictions(self.predict_vectors(x, prompts))
 
-    def _score_from_predictions(self, pred: FloatArray) -> FloatArray:
-        """P(strong does better) + ½ P(tie) under independent correctness: (1 + p_strong − p_weak) / 2."""
+    def score_from_predictions(self, pred: FloatArray) -> FloatArray:
+        """The pair score of per-model predictions (columns = ``models_``), e.g. one member's of a composite
+        router: P(strong does better) + ½ P(tie) under independent correctness, (1 + p_strong − p_weak) / 2."""
         s, w = self.models_.index(self.strong_), self.models_.index(self.weak_)
         return np.clip((1.0 + pred[:, s] - pred[:, w]) / 2.0, 0.0, 1.0)
 

@@ -82,7 +82,7 @@ class OracleRouter(BaseRouter):
             rows.append(np.nan_to_num(self.lookup_[p], nan=0.0))
         return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(self.models_))
 
-    def _score_from_predictions(self, pred: FloatArray) -> FloatArray:
+    def score_from_predictions(self, pred: FloatArray) -> FloatArray:
         """1 when the strong model scores strictly higher, else 0 (route weak when the weak is as good)."""
         s, w = self.models_.index(self.strong_), self.models_.index(self.weak_)
         return np.asarray(pred[:, s] > pred[:, w], dtype=np.float64)

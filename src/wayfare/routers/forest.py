@@ -128,7 +128,7 @@ class ForestRouter(BaseRouter):
         self._check_pair()
         v = self.leaf_values(np.asarray(x, dtype=np.float32))
         if self.mode_ == "regress":
-            return self._score_from_predictions(np.clip(v, 0.0, 1.0))
+            return self.score_from_predictions(np.clip(v, 0.0, 1.0))
         return np.clip(v[:, 0] + 0.5 * (v[:, 1] + v[:, 2]), 0.0, 1.0)
 
     def _get_state(self) -> tuple[JSONDict, Arrays]:

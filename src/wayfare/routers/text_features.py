@@ -96,7 +96,5 @@ def feature_matrix(prompts: Sequence[str]) -> NDArray[np.float64]:
         raise TypeError("feature_matrix() takes a sequence of prompts, not a single string")
     if not prompts:
         return np.zeros((0, len(FEATURE_NAMES)))
-    rows: dict[str, list[float]] = {}  # training tables repeat prompts (weighted sources): each text once
-    return np.asarray(
-        [rows[p] if p in rows else rows.setdefault(p, prompt_features(p)) for p in prompts], dtype=np.float64
-    )
+    rows = {p: prompt_features(p) for p in dict.fromkeys(prompts)}  # weighted training tables repeat prompts
+    return np.asarray([rows[p] for p in prompts], dtype=np.float64)

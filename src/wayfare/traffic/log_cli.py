@@ -137,7 +137,7 @@ def train_from_log_command(
     from wayfare.routers.artifact import save_router
     from wayfare.routers.training import embed_for, new_router, parse_params
     from wayfare.traffic.logtable import LogTableError, heldout_mask, log_table
-    from wayfare.traffic.mixed import TRAFFIC, with_benchmarks
+    from wayfare.traffic.mixed import BENCHMARKS, TRAFFIC, with_benchmarks
 
     if traffic_weight is not None and not benchmarks:
         _fail("--traffic-weight weighs the log against the benchmarks: it needs --with-benchmarks")
@@ -163,10 +163,9 @@ def train_from_log_command(
             x, train = mixed.x, mixed.table
         else:
             train = relabel(logged, lab)
+            x = embed_for(r, train.prompts)
     except (ValueError, OSError) as exc:
         _fail(str(exc))
-    if mixed is None:
-        x = embed_for(r, train.prompts)
     with err_console.status(f"fitting {router} on {len(train)} rows"):
         r.fit_vectors(x, train)
     extra = {
@@ -186,12 +185,9 @@ def train_from_log_command(
     folder = save_router(r, output, extra=extra)
     also = ""
     if mixed is not None:
-        bench = {k: v for k, v in mixed.described.items() if k != TRAFFIC}
-        rows = sum(int(str(v["rows"])) for v in bench.values())
-        dropped = sum(int(str(v["dropped_sharing_text_with_the_log"])) for v in bench.values())
         also = (
-            f", each counted {mixed.described[TRAFFIC]['weight']}x, beside {rows:,} rows of "
-            f"{', '.join(bench)} ({dropped:,} dropped for sharing text with the log)"
+            f", each counted {mixed.weight}x, beside {mixed.benchmark_rows:,} rows of {', '.join(BENCHMARKS)} "
+            f"({mixed.dropped:,} dropped for sharing text with the log)"
         )
     out_console.print(
         f"trained [bold]{router}[/bold] on {len(logged)} labelled prompts of the log{also} ({int(held.sum())} held "

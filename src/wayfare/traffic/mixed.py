@@ -37,6 +37,11 @@ class Mixed:
     x: NDArray[np.float32]
     table: ResultsTable
     described: dict[str, dict[str, object]]
+    weight: int
+    """How many times each logged row counts."""
+    benchmark_rows: int
+    dropped: int
+    """Benchmark rows left out for sharing an 8-word shingle with a logged prompt."""
 
 
 def with_benchmarks(
@@ -70,4 +75,5 @@ def with_benchmarks(
             "label": source_label(src, label).name,
         }
     x, table = training_set(sources, rows, [embed(list(src.table.prompts)) for src in sources], label)
-    return Mixed(x, table, described)
+    kept = sum(len(r) for r in rows[1:])
+    return Mixed(x, table, described, weight, kept, sum(len(s.table) for s in sources[1:]) - kept)
