@@ -161,8 +161,8 @@ def run(name: str, src: Source, prompts: list[str], length: int, shadow: float, 
 
 
 def logged_prompts(db: str, request_ids: list[str]) -> dict[str, str]:
-    from wayfare.gateway.routing import prompt_text
-    from wayfare.traffic.schema import shadow_pairs
+    from wayfare.routers.messages import prompt_text
+    from wayfare.store.tables import shadow_pairs
 
     engine = sa.create_engine(db)
     with engine.connect() as conn:

@@ -1,8 +1,8 @@
 """Wayfare: an OpenAI-compatible LLM gateway with learned model routing, and the evaluator behind it."""
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING, Any
+
+from wayfare._version import __version__
 
 if TYPE_CHECKING:
     from wayfare.sdk.controller import Controller

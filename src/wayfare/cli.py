@@ -12,7 +12,7 @@ import typer
 from typer._click.core import Command, Context  # typer >= 0.29 vendors click: its own classes
 from typer.core import TyperGroup
 
-from wayfare import __version__
+from wayfare._version import __version__
 
 # command name -> (module, attribute): a typer.Typer sub-app or a command function.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -20,10 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("wayfare.eval.commands", "eval_command"),
     "serve": ("wayfare.gateway.cli", "serve_command"),
     "mock-upstream": ("wayfare.gateway.cli", "mock_upstream_command"),
-    "train": ("wayfare.routers.commands", "train_command"),
-    "adapt": ("wayfare.routers.commands", "adapt_command"),
-    "calibrate": ("wayfare.routers.commands", "calibrate_command"),
-    "score": ("wayfare.routers.commands", "score_command"),
+    "train": ("wayfare.eval.router_commands", "train_command"),
+    "adapt": ("wayfare.eval.router_commands", "adapt_command"),
+    "calibrate": ("wayfare.eval.router_commands", "calibrate_command"),
+    "score": ("wayfare.eval.router_commands", "score_command"),
     "share": ("wayfare.traffic.cli", "share_command"),
     "label": ("wayfare.traffic.log_cli", "label_command"),
     "train-from-log": ("wayfare.traffic.log_cli", "train_from_log_command"),

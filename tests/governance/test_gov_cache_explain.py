@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from wayfare.governance.cache import MemoryCache, RedisCache, cache_key
 from wayfare.governance.config import CacheConfig, GovernanceConfig
 from wayfare.governance.keys import hash_secret
-from wayfare.governance.schema import virtual_keys
 from wayfare.governance.service import Governance, connect_redis
 from wayfare.store import RequestRecord, open_store
 from wayfare.store.queries import LogFilter, spend_statement
 from wayfare.store.sql_store import SqlRequestLogStore
+from wayfare.store.tables import virtual_keys
 
 
 def test_cache_key_normalises_the_request() -> None:

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from wayfare.governance.keys import KeyCache, KeySpec, SqlKeyStore, hash_secret
-from wayfare.governance.schema import virtual_keys
 from wayfare.store import open_store
 from wayfare.store.migrations import LATEST_VERSION
 from wayfare.store.record import utcnow
+from wayfare.store.tables import virtual_keys
 
 
 @pytest.fixture

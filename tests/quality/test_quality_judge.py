@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from wayfare.gateway.app import create_app
 from wayfare.gateway.config import parse_config
 from wayfare.mockllm.runner import ThreadedServer
+from wayfare.store.tables import shadow_pairs
 from wayfare.traffic.labels import numeric_match
 from wayfare.traffic.prompts import load_prompts
 from wayfare.traffic.replay import replay_app, routellm_answers, write_routellm_prompts
-from wayfare.traffic.schema import shadow_pairs
 
 SHARED = Path(os.environ.get("WAYFARE_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 GSM8K_CSV = SHARED / "routellm" / "gsm8k" / "gsm8k_responses.csv"

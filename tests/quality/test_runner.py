@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from wayfare.gateway.config import parse_config
 from wayfare.gateway.core import Gateway
-from wayfare.quality.schema import quality_decisions
+from wayfare.store.tables import quality_decisions
 
 ROUTE = "auto"
 

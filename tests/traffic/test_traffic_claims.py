@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from wayfare.store import SqlRequestLogStore, open_store
+from wayfare.store.tables import shadow_pairs
 from wayfare.traffic.label import claim_unlabelled_pairs, release_claims
-from wayfare.traffic.schema import shadow_pairs
 
 NOW = 1_800_000_000.0
 

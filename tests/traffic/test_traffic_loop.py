@@ -28,11 +28,11 @@ from wayfare.gateway.config import parse_config
 from wayfare.gateway.routing import HashScorer
 from wayfare.mockllm.runner import ThreadedServer
 from wayfare.routers import load_router
+from wayfare.store.tables import shadow_pairs
 from wayfare.traffic.labels import numeric_match
 from wayfare.traffic.prompts import load_prompts
 from wayfare.traffic.registry import history
 from wayfare.traffic.replay import replay_app, routellm_answers, write_routellm_prompts
-from wayfare.traffic.schema import shadow_pairs
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"

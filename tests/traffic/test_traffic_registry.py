@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from wayfare.routers.registry import shipped_router_path
 from wayfare.store import open_store
 from wayfare.store.record import utcnow
+from wayfare.store.tables import feedback, shadow_pairs
 from wayfare.traffic.logtable import LogTableError, heldout_mask, log_table
 from wayfare.traffic.registry import (
     RegistryError,
@@ -26,7 +27,6 @@ from wayfare.traffic.registry import (
     rollback,
     unpack_artifact,
 )
-from wayfare.traffic.schema import feedback, shadow_pairs
 
 
 @pytest.fixture()

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from wayfare.gateway.app import create_app
 from wayfare.gateway.config import ConfigError, parse_config
 from wayfare.mockllm.runner import ThreadedServer
+from wayfare.store.tables import shadow_pairs
 from wayfare.traffic.replay import replay_app
-from wayfare.traffic.schema import shadow_pairs
 from wayfare.traffic.shadow import ShadowRunner
 
 

@@ -14,7 +14,7 @@ from wayfare.cli import app
 from wayfare.data import load_benchmark
 from wayfare.routers import load_router, read_meta
 from wayfare.store import SqlRequestLogStore, open_store
-from wayfare.traffic.schema import shadow_pairs
+from wayfare.store.tables import shadow_pairs
 
 runner = CliRunner()
 STRONG, WEAK = "gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1"

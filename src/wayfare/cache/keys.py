@@ -9,7 +9,9 @@ from typing import Any
 
 import orjson
 
-from wayfare.governance.cache import IGNORED_FIELDS
+IGNORED_FIELDS = frozenset({"stream", "stream_options", "user", "metadata", "store"})
+"""Request fields that do not change the response: part of neither cache's key (this one's nor the exact cache's in
+:mod:`wayfare.governance.cache`)."""
 
 
 def last_user_index(messages: list[Any]) -> int | None:

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.progress import Progress
 
-from wayfare import __version__
+from wayfare._version import __version__
 from wayfare.data import ResultsTable
 from wayfare.embed.base import Embedder
 from wayfare.eval import multi_eval, pair_eval

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from wayfare import __version__
+from wayfare._version import __version__
 from wayfare.embed.base import Embedder
 from wayfare.eval.routerspecs import parse_names
 from wayfare.eval.transfer import Candidate, FloatArray, Source, Vectors, evaluate_transfer

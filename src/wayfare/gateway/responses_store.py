@@ -10,24 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from wayfare.store.record import utcnow
-from wayfare.store.schema import JSONType, UTCDateTime
+from wayfare.store.tables import stored_responses
 
-metadata = sa.MetaData()
-stored_responses = sa.Table(
-    "stored_responses",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("time", UTCDateTime, nullable=False),
-    sa.Column("key_id", sa.Text),
-    sa.Column("response", JSONType, nullable=False),
-    sa.Column("messages", JSONType, nullable=False),
-)
 MEMORY_LIMIT = 10_000
-
-
-def create_responses_tables(conn: sa.Connection) -> None:
-    """DDL of migration step 6."""
-    metadata.create_all(conn)
 
 
 def _owned_by(key_id: str | None) -> sa.ColumnElement[bool]:

@@ -23,6 +23,7 @@ import numpy as np
 from wayfare.gateway.batching import ScoreBatcher
 from wayfare.gateway.config import GatewayConfig, RouteConfig
 from wayfare.gateway.cost import Pricing
+from wayfare.routers.messages import message_text, prompt_text
 from wayfare.routers.policies import TolerancePolicy, TradeoffPolicy
 
 _ROUTER_NAME = re.compile(r"^router-(?P<router>.+)-(?P<threshold>(?:0|1)?(?:\.\d+)?)$")
@@ -90,14 +91,6 @@ def _serving_embedder(name: str, share_vectors: bool = False) -> Any:
     return load_embedder(model, max_tokens=int(tokens), threads=serving_threads())
 
 
-def _text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
-    return ""
-
-
 def _has_image(messages: list[Any]) -> bool:
     for m in messages:
         content = m.get("content") if isinstance(m, dict) else None
@@ -106,18 +99,6 @@ def _has_image(messages: list[Any]) -> bool:
         ):
             return True
     return False
-
-
-def prompt_text(messages: list[Any], context: str) -> str:
-    """What the router scores: the last user message, all user messages, or the whole conversation."""
-    if context == "last_user":
-        for m in reversed(messages):
-            if isinstance(m, dict) and m.get("role") == "user":
-                return _text(m.get("content"))
-        return ""
-    if context == "all_user":
-        return "\n".join(_text(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user")
-    return "\n".join(f"{m.get('role')}: {_text(m.get('content'))}" for m in messages if isinstance(m, dict))
 
 
 @dataclass(slots=True)
@@ -354,7 +335,7 @@ class Router:
         for m in messages:
             if not isinstance(m, dict):
                 continue
-            opening.append(f"{m.get('role')}\x00{_text(m.get('content'))}")
+            opening.append(f"{m.get('role')}\x00{message_text(m.get('content'))}")
             if m.get("role") == "user":
                 break
         if not opening:

@@ -33,7 +33,7 @@ from wayfare.cache.vectors import RecentVectors, open_shared
 from wayfare.gateway.batching import ScoreBatcher
 from wayfare.gateway.context import caller_id, fmt
 from wayfare.gateway.cost import usage_tokens
-from wayfare.gateway.routing import prompt_text
+from wayfare.routers.messages import prompt_text
 
 if TYPE_CHECKING:
     from wayfare.gateway.context import RequestContext

@@ -10,8 +10,7 @@ from typing import Any, Protocol
 
 import orjson
 
-IGNORED_FIELDS = frozenset({"stream", "stream_options", "user", "metadata", "store"})
-"""Request fields that do not change the response (so they are not part of the cache key)."""
+from wayfare.cache.keys import IGNORED_FIELDS
 
 
 def cache_key(endpoint: str, body: dict[str, Any], caller: str | None = None) -> str:

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wayfare.governance.periods import BudgetPeriod
-from wayfare.governance.schema import virtual_keys
 from wayfare.store.record import utcnow
+from wayfare.store.tables import virtual_keys
 
 SECRET_PREFIX = "wf-"
 INT32_MAX = 2**31 - 1

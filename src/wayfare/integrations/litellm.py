@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wayfare.gateway.routing import Scorer, load_scorer, prompt_text
+from wayfare.gateway.routing import Scorer, load_scorer
+from wayfare.routers.messages import prompt_text
 
 if TYPE_CHECKING:
     _Base = object

@@ -33,6 +33,7 @@ from urllib.parse import unquote
 import orjson
 
 from wayfare.mockllm import replies
+from wayfare.mockllm.faults import reset_connection
 
 if TYPE_CHECKING:
     from wayfare.mockllm.server import MockApp
@@ -271,8 +272,6 @@ async def serve(
     app: MockApp, scope: MutableMapping[str, Any], op: tuple[str, bool], headers: dict[str, str], raw: bytes, send: Send
 ) -> None:
     """Answer one Bedrock Runtime request for ``app`` (its settings, fault plan and request log)."""
-    from wayfare.mockllm.server import _reset
-
     model, streaming = op
     try:
         parsed = orjson.loads(raw)
@@ -294,7 +293,7 @@ async def serve(
     fault = headers.get("x-mock-fault") or app.faults.take(model)
     entry["fault"] = fault
     if fault == "reset":
-        await _reset(send)
+        await reset_connection(send)
         return
     if fault == "timeout":
         await asyncio.sleep(app.hang_s)
@@ -311,7 +310,7 @@ async def serve(
                     "headers": [(b"content-type", b"application/json"), *rid]})  # fmt: skip
         if fault == "stream_cut":
             await send({"type": "http.response.body", "body": data[: len(data) // 2], "more_body": True})
-            await _reset(send)
+            await reset_connection(send)
             return
         await send({"type": "http.response.body", "body": data})
         return
@@ -328,7 +327,7 @@ async def serve(
     for i, data in enumerate(frames):
         if fault == "stream_cut" and i == 2:
             await asyncio.sleep(0.05)  # let the client read what was sent before the reset
-            await _reset(send)
+            await reset_connection(send)
             return
         await send({"type": "http.response.body", "body": data, "more_body": True})
         if delay > 0:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
+import socket
+import struct
 import threading
 from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 FAULT_KINDS: tuple[str, ...] = (
     "429",  # rate limited, with Retry-After / retry-after-ms headers
@@ -81,3 +87,17 @@ class FaultPlan:
                     rate, kinds, rng = self._rates[key]
                     return rng.choice(kinds) if rng.random() < rate else None
         return None
+
+
+async def reset_connection(send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
+    """Abort the connection with a TCP RST (reaching uvicorn's transport through its bound ``send``)."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionResetError("mock fault: connection reset")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    await asyncio.sleep(0)  # let connection_lost mark the request as disconnected

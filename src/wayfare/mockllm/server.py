@@ -22,11 +22,8 @@ AWS Bedrock's Converse wire format too (:mod:`wayfare.mockllm.bedrock`): ``POST 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import re
-import socket
-import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
@@ -34,7 +31,7 @@ from typing import Any
 import orjson
 
 from wayfare.mockllm import bedrock, gemini, replies
-from wayfare.mockllm.faults import FAULT_KINDS, FaultPlan
+from wayfare.mockllm.faults import FAULT_KINDS, FaultPlan, reset_connection
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -251,7 +248,7 @@ class MockApp:
                 send, 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
             )
         elif fault == "reset":
-            await _reset(send)
+            await reset_connection(send)
         elif fault == "timeout":
             await asyncio.sleep(self.hang_s)
             return False
@@ -271,7 +268,7 @@ class MockApp:
                 # let the client read the events already sent: a RST can discard bytes still unread in its buffer,
                 # which would turn "cut mid-stream" into "failed before the first byte"
                 await asyncio.sleep(CUT_GRACE_S)
-                await _reset(send)
+                await reset_connection(send)
                 return
             payload = orjson.dumps(data)
             if cut == "malformed" and i == 1:
@@ -324,23 +321,9 @@ async def _send_json(
     await send({"type": "http.response.start", "status": status, "headers": headers})
     if cut == "stream_cut":
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-        await _reset(send)
+        await reset_connection(send)
         return
     await send({"type": "http.response.body", "body": body})
-
-
-async def _reset(send: Send) -> None:
-    """Abort the connection with a TCP RST (reaching uvicorn's transport through its bound ``send``)."""
-    cycle = getattr(send, "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        raise ConnectionResetError("mock fault: connection reset")
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-    await asyncio.sleep(0)  # let connection_lost mark the request as disconnected
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

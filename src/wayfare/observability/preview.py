@@ -21,7 +21,7 @@ def redact(text: str) -> str:
 def request_prompt(endpoint: str, body: Mapping[str, Any]) -> str:
     """The text a person would call the prompt: the last user message of a chat, else ``prompt``."""
     if endpoint == "chat":
-        from wayfare.gateway.routing import prompt_text  # here: the gateway package imports this module
+        from wayfare.routers.messages import prompt_text
 
         messages = body.get("messages")
         return prompt_text(messages if isinstance(messages, list) else [], "last_user")

@@ -69,7 +69,7 @@ class Tracing:
             raise RuntimeError(
                 "observability.tracing is enabled but OpenTelemetry is not installed: pip install 'wayfare[otel]'"
             ) from exc
-        from wayfare import __version__
+        from wayfare._version import __version__
 
         self.endpoint = resolve_endpoint(config)
         resource = Resource.create({"service.name": config.service_name, "service.version": __version__})

@@ -4,7 +4,7 @@ States:
 
 - ``learning``: fewer than ``min_labels`` labels (or nothing certified yet): the route stays in safe mode
   (``safe_threshold``: ``None`` = everything to the strong model, or a fixed threshold the user names).
-- ``certified``: a threshold certified by Learn-then-Test (:func:`wayfare.quality.certify.certify_threshold`) on the
+- ``certified``: a threshold certified by Learn-then-Test (:func:`wayfare.eval.certify.certify_threshold`) on the
   labels of the current window; re-certified every ``recheck_every`` new labels.
 - ``backed-off``: the labels that arrived *after* the current certificate show its realised quality below the
   target, by an anytime-valid sequential test at level ``risk`` (betting, so watching every label does not inflate
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from wayfare.quality.certify import Certificate, SequentialTest, certify_threshold, losses, null_mean, quality_ratio
+from wayfare.eval.certify import Certificate, SequentialTest, certify_threshold, losses, null_mean, quality_ratio
 
 LEARNING, CERTIFIED, BACKED_OFF = "learning", "certified", "backed-off"
 SHARE_HYSTERESIS = 0.05  # a re-certified threshold replaces the current one only if it moves the strong share this much

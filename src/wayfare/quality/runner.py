@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from wayfare.quality.certify import quality_ratio
+from wayfare.eval.certify import quality_ratio
 from wayfare.quality.controller import CERTIFIED, Decision, QualityController, QualityTarget
 from wayfare.quality.settings import QualityConfig
 from wayfare.quality.store import Evidence, label_count, labelled_pairs, latest_decisions, record_decision

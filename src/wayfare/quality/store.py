@@ -14,10 +14,9 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from wayfare.quality.controller import Decision
-from wayfare.quality.schema import quality_decisions
 from wayfare.store.record import utcnow
 from wayfare.store.schema import request_log
-from wayfare.traffic.schema import shadow_pairs
+from wayfare.store.tables import quality_decisions, shadow_pairs
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from wayfare.store import open_store
 from wayfare.store.record import RequestRecord
-from wayfare.traffic.schema import shadow_pairs
+from wayfare.store.tables import shadow_pairs
 
 ROUTE = "auto"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from wayfare import __version__
+from wayfare._version import __version__
 from wayfare.embed.base import Embedder
 from wayfare.routers._core import BaseRouter, JSONDict, router_of_kind
 from wayfare.routers.shipped import SHIPPED, shipped_router_path

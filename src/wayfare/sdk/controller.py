@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from wayfare.gateway.routing import Scorer, load_scorer, prompt_text
+from wayfare.gateway.routing import Scorer, load_scorer
+from wayfare.routers.messages import prompt_text
 
 _MODEL_NAME = re.compile(r"^router-(?P<router>.+)-(?P<threshold>(?:0|1)?\.\d+|0|1)$")
 

@@ -9,7 +9,8 @@ cannot both apply a step:
 - SQLite: `BEGIN IMMEDIATE` (the database write lock); DDL is transactional there too.
 
 Rules for new steps: append a `Migration` with the next version number; never edit or reorder a released step;
-write explicit DDL for changes (ALTER TABLE ... / CREATE INDEX ...) and update `schema.py` to the new shape.
+write explicit DDL for changes (ALTER TABLE ... / CREATE INDEX ...) and update `schema.py` or `tables.py` to the new
+shape. Every table is defined in this package, so migrating imports nothing above the store.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ import sqlalchemy as sa
 
 from wayfare.store.record import utcnow
 from wayfare.store.schema import INDEXES, request_log, schema_version
+from wayfare.store.tables import (
+    add_label_claims,
+    create_governance_tables,
+    create_quality_tables,
+    create_registry_tables,
+    create_responses_tables,
+    create_traffic_tables,
+)
 
 LOCK_NAMESPACE = "wayfare.store.migrate:"
 
@@ -37,38 +46,26 @@ def _v1_request_log(conn: sa.Connection) -> None:
 
 
 def _v2_governance(conn: sa.Connection) -> None:
-    from wayfare.governance.schema import create_governance_tables  # owned by governance; imported lazily
-
     create_governance_tables(conn)
 
 
 def _v3_traffic(conn: sa.Connection) -> None:
-    from wayfare.traffic.schema import create_traffic_tables  # owned by traffic; imported lazily
-
     create_traffic_tables(conn)
 
 
 def _v4_router_registry(conn: sa.Connection) -> None:
-    from wayfare.traffic.registry import create_registry_tables  # owned by traffic; imported lazily
-
     create_registry_tables(conn)
 
 
 def _v5_quality(conn: sa.Connection) -> None:
-    from wayfare.quality.schema import create_quality_tables  # owned by quality; imported lazily
-
     create_quality_tables(conn)
 
 
 def _v6_responses(conn: sa.Connection) -> None:
-    from wayfare.gateway.responses_store import create_responses_tables  # owned by the gateway; imported lazily
-
     create_responses_tables(conn)
 
 
 def _v7_label_claims(conn: sa.Connection) -> None:
-    from wayfare.traffic.schema import add_label_claims  # owned by traffic; imported lazily
-
     add_label_claims(conn)
 
 

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from wayfare.gateway.errors import error_response
 from wayfare.governance.errors import GovernanceError
 from wayfare.store.record import utcnow
-from wayfare.traffic.schema import feedback
+from wayfare.store.tables import feedback
 
 
 class Feedback(BaseModel):

@@ -11,13 +11,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from wayfare.gateway.routing import prompt_text
+from wayfare.routers.messages import prompt_text
+from wayfare.store.tables import shadow_pairs
 from wayfare.traffic.collect import Answer, Collector
 from wayfare.traffic.labels import Label
 from wayfare.traffic.measure import ShareSettings, label_pairs
 from wayfare.traffic.prompts import PromptRow
 from wayfare.traffic.registry import writing
-from wayfare.traffic.schema import shadow_pairs
 
 
 @dataclass(frozen=True)

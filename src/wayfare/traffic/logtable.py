@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from numpy.typing import NDArray
 
 from wayfare.data.table import ResultsTable
-from wayfare.gateway.routing import prompt_text
-from wayfare.traffic.schema import feedback, shadow_pairs
+from wayfare.routers.messages import prompt_text
+from wayfare.store.tables import feedback, shadow_pairs
 
 
 class LogTableError(ValueError):

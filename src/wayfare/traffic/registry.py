@@ -3,7 +3,8 @@
 ``promote`` stores an artifact folder (``router.json`` + ``arrays.npz``) as a gzipped tar in ``router_versions``
 with its sha256 and makes it the route's active version; ``rollback`` re-activates the previous one (or none: the
 route then serves the router named in the gateway's config). Gateways poll :func:`active_versions` and
-hot-reload (:mod:`wayfare.traffic.reload`). The table is created by store migration step 4.
+hot-reload (:mod:`wayfare.traffic.reload`). The table (:data:`wayfare.store.tables.router_versions`) is created by
+store migration step 4.
 """
 
 from __future__ import annotations
@@ -22,24 +23,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from wayfare.store.record import utcnow
-from wayfare.store.schema import UTCDateTime
-
-metadata = sa.MetaData()
-
-router_versions = sa.Table(
-    "router_versions",
-    metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("route", sa.Text, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("sha256", sa.Text, nullable=False),
-    sa.Column("artifact", sa.LargeBinary, nullable=False),
-    sa.Column("source", sa.Text),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("note", sa.Text),
-    sa.UniqueConstraint("route", "version", name="ux_router_versions_route_version"),
-)
+from wayfare.store.tables import router_versions
 
 ARTIFACT_FILES = ("router.json", "arrays.npz")
 
@@ -65,11 +49,6 @@ def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
     option): a deferred transaction that reads first cannot upgrade while the gateway's log writer commits."""
     with engine.connect().execution_options(wayfare_immediate=True) as conn, conn.begin():
         yield conn
-
-
-def create_registry_tables(conn: sa.Connection) -> None:
-    """DDL of store migration step 4."""
-    metadata.create_all(conn)
 
 
 def pack_artifact(folder: str | Path) -> bytes:

@@ -21,7 +21,7 @@ from starlette.background import BackgroundTask
 from wayfare.gateway.config import ModelConfig, RouteConfig
 from wayfare.providers.base import JSON, Provider
 from wayfare.store.record import utcnow
-from wayfare.traffic.schema import shadow_pairs
+from wayfare.store.tables import shadow_pairs
 
 log = logging.getLogger("wayfare.traffic.shadow")
 

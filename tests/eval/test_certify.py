@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wayfare.quality import betting_pvalue, certify_threshold
+from wayfare.eval.certify import betting_pvalue, certify_threshold
 from wayfare.routers.policies import threshold_for_quality
 
 TARGET, RISK = 0.95, 0.1
@@ -87,7 +87,7 @@ def test_bad_arguments_are_named(kwargs: dict[str, float], message: str) -> None
 
 
 def test_the_streaming_test_matches_the_batch_anytime_p_value() -> None:
-    from wayfare.quality.certify import SequentialTest
+    from wayfare.eval.certify import SequentialTest
 
     xs = np.random.default_rng(5).random(300) * 0.8
     seq = SequentialTest(0.5)

@@ -1,4 +1,8 @@
-"""``wayfare train``, ``wayfare adapt``, ``wayfare calibrate`` and ``wayfare score``: the router command line."""
+"""``wayfare train``, ``wayfare adapt``, ``wayfare calibrate`` and ``wayfare score``: the router command line.
+
+It lives in ``eval`` rather than ``routers`` because it reports what routers alone cannot: ``train`` measures a
+held-out copy (:mod:`wayfare.eval.holdout`) and ``calibrate --quality-target`` certifies a threshold
+(:mod:`wayfare.eval.certify`); ``routers`` stays below ``eval`` and imports nothing from it."""
 
 from __future__ import annotations
 
@@ -282,7 +286,7 @@ def _certified(
 ) -> tuple[JSONDict | None, JSONDict, str]:
     """``calibrate --quality-target``: certify on the labelled rows (tested in a seeded random order). Returns what
     ``--write`` stores (None when nothing is certified), the ``--json`` object and the sentence."""
-    from wayfare.quality import certify_threshold
+    from wayfare.eval.certify import certify_threshold
 
     order = np.random.default_rng(seed).permutation(len(table))
     scores = np.asarray(scores_of([table.prompts[i] for i in order]), dtype=np.float64)
