@@ -144,3 +144,22 @@ def test_pairwise_judge_over_http(tmp_path: Path) -> None:
     assert [lab.weak_score for lab in labels] == [0.5, 0.0, 0.5]  # tie (bias cancelled), strong wins, tie
     assert [lab.routable() for lab in labels] == [True, False, True]
     assert collector.paid_calls == 3 + 3 + 6
+
+
+def test_collector_fails_over_between_a_models_deployments(tmp_path: Path) -> None:
+    # A model's first deployment refuses connections: the answers come from its second, and never from a fallback.
+    answers = {"big": {"q1": "4", "q2": "5"}, "backup": {"q1": "no", "q2": "no"}}
+    with ThreadedServer(replay_app(answers)) as up:
+        cfg = parse_config(
+            f"""models:
+  - {{name: big, base_url: http://127.0.0.1:9/v1}}
+  - {{name: big, base_url: {up.url}/v1}}
+  - {{name: backup, base_url: {up.url}/v1}}
+fallbacks: {{big: [backup]}}
+load_balancing: {{strategy: least-busy}}
+retry: {{max_retries: 0, backoff_base: 0.001}}
+"""
+        )
+        collector = Collector(cfg, ResponseCache(tmp_path / "c"), show_progress=False)
+        got = asyncio.run(collector.run([Call("big", [{"role": "user", "content": q}]) for q in ("q1", "q2")]))
+    assert [a.text for a in got] == ["4", "5"]

@@ -72,3 +72,38 @@ routes:
 """
     with pytest.raises(ConfigError, match="pair routes only"):
         parse_config(n_model)
+
+
+def test_the_shadow_call_fails_over_to_the_models_next_deployment(tmp_path: Path) -> None:
+    # "small" has two deployments: the first refuses connections (nothing listens on port 9), the second answers.
+    # The shadow call must reach the second, as a client's request would, and store the pair.
+    answers = {"big": {"q1": "4"}, "small": {"q1": "four"}}
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    with ThreadedServer(replay_app(answers)) as upstream:
+        config = f"""models:
+  - {{name: big, base_url: {upstream.url}/v1}}
+  - {{name: small, base_url: http://127.0.0.1:9/v1}}
+  - {{name: small, base_url: {upstream.url}/v1}}
+load_balancing: {{strategy: least-busy}}
+retry: {{max_retries: 0, backoff_base: 0.001}}
+routes:
+  - {{name: auto, router: strong, strong: big, weak: small, shadow: {{sample: 1.0}}}}
+database_url: {db}
+registry_poll_seconds: 0
+"""
+        gw_app = create_app(parse_config(config))
+        with ThreadedServer(gw_app) as gateway:
+            body = {"model": "auto", "messages": [{"role": "user", "content": "q1"}]}
+            resp = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=30)
+            assert resp.status_code == 200 and resp.json()["choices"][0]["message"]["content"] == "4"
+            stats = gw_app.state.gateway.shadow.stats
+            deadline = time.monotonic() + 30
+            while stats.stored + stats.failed < 1:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+    assert stats.stored == 1 and stats.failed == 0, stats.errors
+    engine = sa.create_engine(db)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(shadow_pairs.c.other_model, shadow_pairs.c.other_answer)).one()
+    engine.dispose()
+    assert tuple(row) == ("small", "four")

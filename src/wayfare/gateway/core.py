@@ -60,7 +60,7 @@ class Gateway:
         redis = self.gov.redis if self.gov is not None else None  # quotas count on the replicas' shared Redis
         usage: UsageBook = RedisUsage(redis, config.governance.redis_prefix) if redis is not None else LocalUsage()
         self.deployments = Deployments.from_config(config, lambda m: make_provider(m, self.client), usage)
-        # each model's first deployment: its settings stand for the model; the shadow runner and judge call it
+        # each model's first deployment: its settings stand for the model (prices, limits in the request context)
         first = {n: p.deployments[0] for n, p in self.deployments.pools.items()}
         self.models: dict[str, ModelConfig] = {n: d.config for n, d in first.items()}
         self.providers: dict[str, Provider] = {n: d.provider for n, d in first.items()}

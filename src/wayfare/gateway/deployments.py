@@ -19,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wayfare.gateway.config import GatewayConfig, ModelConfig, Strategy
+from wayfare.gateway.cost import usage_tokens
+from wayfare.gateway.retry import RetryExecutor
 from wayfare.gateway.usage import UsageBook, minute_left
-from wayfare.providers.base import Provider
+from wayfare.providers.base import JSON, Endpoint, Provider
 from wayfare.providers.errors import ProviderError
 
 
@@ -164,3 +166,43 @@ class Deployments:
             for name, pool in self.pools.items()
             if len(pool.deployments) > 1
         }  # fmt: skip
+
+
+async def request_model(
+    deployments: Deployments,
+    executor: RetryExecutor,
+    model: str,
+    endpoint: Endpoint,
+    body: JSON,
+    timeout: float | None = None,
+) -> JSON:
+    """One unary request that ``model`` must answer (never a fallback model), sent the way a client's request is:
+    its deployments in the strategy's order, retries and cooldowns under the executor, each deployment's own
+    upstream model name, in-flight counts, quotas and latency averages kept. For the gateway's own background calls
+    (shadow traffic, the quality judge) and the traffic tools, so that they balance and fail over like clients do.
+    ``timeout`` (seconds per attempt) defaults to each deployment's own. Raises
+    :class:`~wayfare.gateway.retry.AllAttemptsFailed` when every attempt failed."""
+
+    async def call(dep_id: str) -> JSON:
+        dep = deployments.by_id[dep_id]
+        if dep.limited:  # one more request of its quota this minute
+            await deployments.usage.add(dep.id, 1, 0)
+        dep.in_flight += 1
+        t0 = time.perf_counter()
+        try:
+            result = await dep.provider.request(
+                endpoint,
+                {**body, "model": dep.config.upstream_model},
+                timeout if timeout is not None else dep.config.timeout,
+            )
+        finally:
+            dep.in_flight -= 1
+        dep.first_byte(t0)
+        return result
+
+    result, dep_id, _ = await executor.run([model], call, deployments)
+    dep = deployments.by_id[dep_id]
+    tokens = usage_tokens(result.get("usage"))
+    if dep.limited and (tokens[0] or tokens[1]):
+        await deployments.usage.add(dep.id, 0, sum(tokens))
+    return result

@@ -198,7 +198,10 @@ class QualityRunner:
             return 0
         if self._collector is None:
             cache = ResponseCache(Path.home() / ".cache" / "wayfare" / "quality-judge")
-            self._collector = Collector(self.gateway.config, cache, concurrency=4, show_progress=False)
+            gw = self.gateway  # the judge is called like a client's request: the gateway's deployments and retries
+            self._collector = Collector(
+                gw.config, cache, concurrency=4, show_progress=False, deployments=gw.deployments, executor=gw.executor
+            )
         try:
             labels = await label_stored_pairs(pairs, judge=cfg.judge, collector=self._collector)
             stored = await asyncio.to_thread(store_labels, self.engine, labels)

@@ -1,5 +1,6 @@
-"""Call models through the gateway's configured providers: bounded concurrency, retries, a progress bar, and
-the on-disk :class:`ResponseCache` (a cached answer is never requested again)."""
+"""Call models through the gateway's configured deployments: bounded concurrency, the same load balancing, retries
+and failover as a client's request (never to a fallback model), a progress bar, and the on-disk
+:class:`ResponseCache` (a cached answer is never requested again)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from wayfare.gateway.config import GatewayConfig
 from wayfare.gateway.cost import Pricing, usage_tokens
+from wayfare.gateway.deployments import Deployments, request_model
 from wayfare.gateway.retry import AllAttemptsFailed, RetryExecutor
 from wayfare.gateway.upstreams import make_provider
-from wayfare.providers.base import JSON, Provider
+from wayfare.gateway.usage import LocalUsage
+from wayfare.providers.base import JSON
 from wayfare.providers.http import HttpClients
 from wayfare.traffic.cache import ResponseCache, request_key
 
@@ -62,7 +65,11 @@ class Collector:
         concurrency: int = 16,
         temperature: float = 0.0,
         show_progress: bool = True,
+        deployments: Deployments | None = None,
+        executor: RetryExecutor | None = None,
     ) -> None:
+        """``deployments`` and ``executor``: a running gateway's own (its judge then shares the gateway's connection
+        pools, cooldowns and quotas); by default each :meth:`run` opens the config's deployments for itself."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.config = config
@@ -72,6 +79,8 @@ class Collector:
         self.show_progress = show_progress
         self.pricing = Pricing(config)
         self.paid_calls = 0
+        self.deployments = deployments
+        self.executor = executor
 
     def check_models(self, names: Sequence[str]) -> None:
         known = {m.name for m in self.config.models}
@@ -95,10 +104,12 @@ class Collector:
     async def run(self, calls: Sequence[Call], description: str = "calling models") -> list[Answer]:
         """Answers in the order of ``calls``; :class:`CollectError` if any call fails after its retries."""
         self.check_models(sorted({c.model for c in calls}))
-        clients = HttpClients(shards=4, max_connections=max(8, self.concurrency))
-        names = dict.fromkeys(m.name for m in self.config.models)  # a model's first deployment answers
-        providers: dict[str, Provider] = {n: make_provider(self.config.model(n), clients) for n in names}
-        executor = RetryExecutor.from_config(self.config.retry)
+        clients = None
+        deployments = self.deployments
+        if deployments is None:
+            clients = HttpClients(shards=4, max_connections=max(8, self.concurrency))
+            deployments = Deployments.from_config(self.config, lambda m: make_provider(m, clients), LocalUsage())
+        executor = self.executor if self.executor is not None else RetryExecutor.from_config(self.config.retry)
         sem = asyncio.Semaphore(self.concurrency)
         results: list[Answer | None] = [None] * len(calls)
         progress = Progress(
@@ -121,10 +132,9 @@ class Collector:
                 return
             async with sem:
                 body = self.body(call)
-                timeout = self.config.model(call.model).timeout
                 t0 = time.perf_counter()
                 try:
-                    resp, _, _ = await executor.run([call.model], lambda m: providers[m].request("chat", body, timeout))
+                    resp = await request_model(deployments, executor, call.model, "chat", body)
                 except AllAttemptsFailed as exc:
                     raise CollectError(f"{call.model}: {exc.last.message}") from None
                 ms = (time.perf_counter() - t0) * 1000
@@ -144,5 +154,6 @@ class Collector:
             except* CollectError as eg:
                 raise eg.exceptions[0] from None
             finally:
-                await clients.aclose()
+                if clients is not None:
+                    await clients.aclose()
         return [r for r in results if r is not None]

@@ -2,8 +2,9 @@
 
 The shadow call starts only after the client's response is complete (it is the response's background task, which
 just hands the job to an asyncio task), never changes that response, runs at most ``max_concurrency`` at once per
-process (a request sampled while all are busy is skipped and counted), and a failure is only logged. Both answers
-go to the ``shadow_pairs`` table for ``wayfare label``.
+process (a request sampled while all are busy is skipped and counted), and a failure is only logged. The shadow call
+goes through the other model's deployments like a client's request would (the load-balancing strategy, retries,
+cooldowns, quotas), never to a fallback model. Both answers go to the ``shadow_pairs`` table for ``wayfare label``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from starlette.background import BackgroundTask
 
-from wayfare.gateway.config import ModelConfig, RouteConfig
-from wayfare.providers.base import JSON, Provider
+from wayfare.gateway.config import RouteConfig
+from wayfare.gateway.deployments import Deployments, request_model
+from wayfare.gateway.retry import AllAttemptsFailed, RetryExecutor
+from wayfare.providers.base import JSON
 from wayfare.store.record import utcnow
 from wayfare.store.tables import shadow_pairs
 
@@ -61,15 +64,15 @@ class ShadowRunner:
         self,
         engine: sa.Engine,
         routes: Mapping[str, RouteConfig],
-        models: Mapping[str, ModelConfig],
-        providers: Mapping[str, Provider],
+        deployments: Deployments,
+        executor: RetryExecutor,
         *,
         seed: int | None = None,
     ) -> None:
         self.engine = engine
         self.routes = {name: r for name, r in routes.items() if r.shadow is not None and r.shadow.sample > 0}
-        self.models = models
-        self.providers = providers
+        self.deployments = deployments
+        self.executor = executor
         self.stats = ShadowStats()
         self._rng = random.Random(seed)
         self._tasks: dict[str, set[asyncio.Task[None]]] = {name: set() for name in self.routes}
@@ -84,7 +87,7 @@ class ShadowRunner:
         if engine is None:
             log.warning("shadow traffic is configured but there is no database (database_url): it is off")
             return None
-        return cls(engine, routes, gateway.models, gateway.providers)
+        return cls(engine, routes, gateway.deployments, gateway.executor)
 
     def background(
         self, route: str, endpoint: str, body: JSON, used: str, result: JSON, request_id: str
@@ -117,11 +120,14 @@ class ShadowRunner:
 
     async def _run(self, job: _Job) -> None:
         assert job.route.shadow is not None
-        cfg = self.models[job.other_model]
         body = {k: v for k, v in job.body.items() if k not in ("stream", "stream_options")}
-        body["model"] = cfg.upstream_model
         try:
-            resp = await self.providers[job.other_model].request("chat", body, job.route.shadow.timeout)
+            try:
+                resp = await request_model(
+                    self.deployments, self.executor, job.other_model, "chat", body, job.route.shadow.timeout
+                )
+            except AllAttemptsFailed as exc:
+                raise exc.last from None  # the upstream's own error, for the log
             other_answer = answer_text(resp)
             if other_answer is None:
                 raise ValueError("the shadow answer has no text")
