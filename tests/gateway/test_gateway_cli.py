@@ -181,3 +181,36 @@ def test_serve_stops_with_a_clear_error_on_bad_credentials(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-m", "wayfare.cli", "serve", "--config", str(bad)], capture_output=True,
                          text=True, timeout=60, env={**env, **AWS_ISOLATED})  # fmt: skip
     assert out.returncode != 0 and "no AWS credentials found" in out.stderr + out.stdout
+
+
+def test_workers_without_redis_warn_that_limits_are_counted_per_worker(tmp_path: Path) -> None:
+    from wayfare.gateway.cli import per_worker_counts
+    from wayfare.gateway.config import parse_config
+
+    limited = parse_config(
+        "models:\n  - {name: m, base_url: http://127.0.0.1:9/v1, rpm: 60}\n"
+        "governance: {model_limits: {m: {rpm: 10}}, teams: {ml: {max_budget_usd: 5}}}\n"
+    )
+    warning = per_worker_counts(limited, 4, master_key="sk-admin")
+    assert warning is not None and "4x" in warning and "redis_url" in warning
+    for part in ("model rate limits", "team budgets", "virtual keys", "deployment quotas"):
+        assert part in warning
+    plain = parse_config("models:\n  - {name: m, base_url: http://127.0.0.1:9/v1}\n")
+    assert per_worker_counts(plain, 4, master_key=None) is None  # nothing is limited
+    assert per_worker_counts(limited, 1, master_key="sk-admin") is None  # one worker counts everything
+    with_redis = limited.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})
+    assert per_worker_counts(with_redis, 4, master_key="sk-admin") is None
+
+    # and `wayfare serve --workers 2` prints it before it serves
+    port = _free_port()
+    cfg = tmp_path / "w.yaml"
+    cfg.write_text(
+        "models:\n  - {name: m, base_url: http://127.0.0.1:9/v1}\n"
+        "governance: {model_limits: {m: {rpm: 10}}}\ndatabase_url: none\n"
+    )
+    args = ["serve", "--config", str(cfg), "--workers", "2", "--port", str(port)]
+    with _process(args, f"http://127.0.0.1:{port}/health", tmp_path) as proc:
+        pass
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert "warning:" in err and "--workers 2 without redis_url" in err and "model rate limits" in err, err

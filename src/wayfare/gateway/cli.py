@@ -22,6 +22,29 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def per_worker_counts(cfg: GatewayConfig, workers: int, master_key: str | None) -> str | None:
+    """What ``--workers N`` without ``redis_url`` would count in each worker on its own (so up to N times the
+    configured limit), as one warning line; None when nothing would (one worker, Redis, or no limits)."""
+    if workers <= 1 or cfg.redis_url:
+        return None
+    gov = cfg.governance
+    counted = []
+    if gov.model_limits:
+        counted.append("model rate limits (governance.model_limits)")
+    if gov.teams:
+        counted.append("team budgets")
+    if master_key:
+        counted.append("virtual keys' rate limits and budgets")
+    if any(m.rpm is not None or m.tpm is not None for m in cfg.models):
+        counted.append("deployment quotas (rpm/tpm)")
+    if not counted:
+        return None
+    return (
+        f"--workers {workers} without redis_url: {', '.join(counted)} are counted by each worker on its own, so up "
+        f"to {workers}x the configured limits are let through; set redis_url (docs/DEPLOY.md) or use --workers 1"
+    )
+
+
 def app_from_env() -> object:
     """uvicorn factory for ``--workers N``: each worker rebuilds the app from the validated config in the env."""
     from wayfare.gateway.app import create_app
@@ -91,6 +114,9 @@ def serve_command(
     kwargs: dict[str, object] = {"host": host, "port": port, "log_level": log_level, "access_log": False}
     if workers > 1:
         console.print(banner, highlight=False)
+        warning = per_worker_counts(cfg, workers, os.environ.get("WAYFARE_MASTER_KEY"))
+        if warning is not None:
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}", soft_wrap=True, highlight=False)
         os.environ[_ENV_CONFIG] = cfg.model_dump_json()
         uvicorn.run("wayfare.gateway.cli:app_from_env", factory=True, workers=workers, **kwargs)  # type: ignore[arg-type]
         return
