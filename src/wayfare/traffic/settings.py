@@ -17,4 +17,5 @@ class ShadowConfig(BaseModel):
     max_concurrency: int = Field(default=4, ge=1, le=256)
     """Shadow calls in flight at once (per gateway process); a request sampled while all are busy is skipped."""
     timeout: float = Field(default=120.0, gt=0)
-    """Seconds for the shadow call (one attempt, no retries, no fallbacks)."""
+    """Seconds per attempt of the shadow call. It goes through the model's deployments and retries like a client's
+    request (``retry.deadline`` bounds all attempts together), never to a fallback model."""
