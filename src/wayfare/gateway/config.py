@@ -11,10 +11,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wayfare.gateway.route_settings import QualityConfig, ShadowConfig
 from wayfare.governance.config import GovernanceConfig
 from wayfare.observability.config import ObservabilityConfig
-from wayfare.quality.settings import QualityConfig
-from wayfare.traffic.settings import ShadowConfig
 
 _ENV_REF = re.compile(r"^os\.environ/([A-Za-z_][A-Za-z0-9_]*)$")
 _AWS_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_profile_name", "aws_region_name")

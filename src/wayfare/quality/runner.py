@@ -20,8 +20,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from wayfare.eval.certify import quality_ratio
+from wayfare.gateway.route_settings import QualityConfig
 from wayfare.quality.controller import CERTIFIED, Decision, QualityController, QualityTarget
-from wayfare.quality.settings import QualityConfig
 from wayfare.quality.store import Evidence, label_count, labelled_pairs, latest_decisions, record_decision
 from wayfare.traffic.share import wilson
 
