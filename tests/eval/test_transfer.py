@@ -14,6 +14,7 @@ from wayfare.data.labels import parse_label
 from wayfare.eval.curves import oracle_scores, pair_curve
 from wayfare.eval.metrics import apgr
 from wayfare.eval.transfer import Candidate, Source, evaluate_transfer, kfold_with_others
+from wayfare.eval.transfer_report import table_rows
 
 
 def source(name: str, prompts: list[str], scores: np.ndarray, models: list[str]) -> Source:
@@ -73,9 +74,17 @@ def test_each_source_is_scored_by_a_router_that_never_saw_it() -> None:
         assert entry["transfer"][s.name]["apgr"] == pytest.approx(oracle_apgr(s))
     lo, hi = entry["transfer_mean"]["apgr_ci"]
     assert lo <= entry["transfer_mean"]["apgr"] <= hi
-    assert metrics["sources"]["beta"] == {
+    beta = dict(metrics["sources"]["beta"])
+    assert beta.pop("oracle_apgr") == pytest.approx(oracle_apgr(sources[1]))
+    assert beta == {
         "n_prompts": 50, "strong": "strong", "weak": "weak", "n_models": 4, "origin": "beta", "weight": 1,
     }  # fmt: skip
+    # the report's last row is that limit, per source and on average
+    header, rows = table_rows(metrics, "transfer")
+    assert header[-1] == "mean"
+    assert rows[-1][0] == "oracle (the limit)" and len(rows) == 2
+    want = [oracle_apgr(s) for s in sources]
+    assert [float(v) for v in rows[-1][1:]] == pytest.approx([*want, float(np.mean(want))], abs=5e-4)
 
 
 def test_a_weighted_source_counts_its_rows_that_many_times_when_trained_on() -> None:

@@ -24,7 +24,7 @@ from wayfare.data import ResultsTable
 from wayfare.data.labels import Label, parse_label, relabel_pair
 from wayfare.data.shingles import sharing_rows, shingle_sets
 from wayfare.eval.bootstrap import pair_bootstrap, percentile_ci
-from wayfare.eval.curves import pair_curve
+from wayfare.eval.curves import oracle_scores, pair_curve
 from wayfare.eval.metrics import apgr
 from wayfare.eval.splits import kfold_split
 
@@ -155,6 +155,14 @@ def score_source(scores: FloatArray, source: Source, rows: NDArray[np.int64], n_
     return HeldOut(float(value), np.asarray(samples, dtype=np.float64), len(rows))
 
 
+def oracle_apgr(source: Source) -> float:
+    """APGR of the oracle on the source's pair (the weak model exactly where it scores as well as the strong one):
+    the most any router can reach on these prompts."""
+    rows = np.flatnonzero(source.pair_known)
+    weak, strong = source.table.column(source.weak)[rows], source.table.column(source.strong)[rows]
+    return float(apgr(pair_curve(oracle_scores(weak, strong), weak, strong)))
+
+
 def held_entry(held: HeldOut) -> dict[str, Any]:
     """``{apgr, apgr_ci, n}`` of one held-out score (the CI from its bootstrap samples; NaN without them)."""
     lo, hi = percentile_ci(held.samples) if held.samples.size else (float("nan"), float("nan"))
@@ -255,6 +263,7 @@ def evaluate_transfer(
                 "n_models": len(s.table.models),
                 "weight": s.weight,
                 "origin": str(s.table.meta.get("source", s.table.name)),
+                "oracle_apgr": oracle_apgr(s),
             }
             for s in sources
         },

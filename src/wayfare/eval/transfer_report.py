@@ -16,7 +16,8 @@ TRANSFER_NOTE = (
     "Held out: trained on every other source (each relabelled with the candidate's label on its own strong/weak pair; "
     "training rows sharing an 8-word shingle with the held-out source dropped) and scored on the held-out source's "
     "real pair. In-source: k-fold inside the one source. Choose by the mean held-out APGR: in-source numbers reward "
-    "memorising one benchmark. APGR 0.5 = random routing."
+    "memorising one benchmark. APGR 0.5 = random routing; the oracle row is the most any router can reach on each "
+    "source's prompts (the weak model exactly where it scores as well as the strong one)."
 )
 
 
@@ -53,6 +54,9 @@ def table_rows(
         if part not in entry:
             continue
         rows.append([name, *(cell(entry[part].get(s)) for s in sources), _cell(entry[f"{part}_mean"])])
+    oracle = [metrics["sources"][s].get("oracle_apgr") for s in sources]
+    if rows and all(v is not None for v in oracle):  # the limit on the same prompts (metrics files before: none)
+        rows.append(["oracle (the limit)", *(f"{v:.3f}" for v in oracle), f"{float(np.mean(oracle)):.3f}"])
     return header, rows
 
 
