@@ -87,3 +87,34 @@ def test_bad_transfer_input_is_one_clear_line(tmp_path: Path, args: list[str], m
     code, output = run([*args, "--out", str(tmp_path / "x")])
     assert code == 1
     assert message in output and "Traceback" not in output
+
+
+def test_the_printed_table_keeps_every_number_on_an_80_column_terminal() -> None:
+    # four sources and names as long as the shipped label's: the numbers must stay visible, the names give way
+    from rich.console import Console
+
+    from wayfare.eval.transfer_cli import print_transfer
+
+    sources = ["mmlu", "gsm8k", "llmrouter", "arena-bench-v1"]
+    label = "difficulty:exclude=llama3-chatqa-1.5-70b+llama3-chatqa-1.5-8b"
+    cands = {}
+    for k, router in enumerate(["gated", "ensemble[knn_weight=0]", "logreg"]):
+        vals = [0.5 + 0.01 * k + 0.001 * j for j in range(len(sources))]
+        cands[f"{router} / {label}"] = {
+            "transfer": {s: {"apgr": v, "apgr_ci": [v - 0.02, v + 0.02]} for s, v in zip(sources, vals, strict=True)},
+            "transfer_mean": {"apgr": sum(vals) / 4, "apgr_ci": [0.4, 0.7]},
+        }
+    metrics = {
+        "sources": {s: {"n_prompts": 10, "strong": "a", "weak": "b", "oracle_apgr": 0.9} for s in sources},
+        "decontamination": {s: {"dropped_from_training": {}} for s in sources},
+        "candidates": cands,
+    }
+    console = Console(width=80, record=True, force_terminal=False)
+    print_transfer(console, metrics, {"report": Path("r.html"), "metrics": Path("m.json")})
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines() if "│" in line) <= 80
+    for entry in cands.values():
+        for s in sources:
+            assert f"{entry['transfer'][s]['apgr']:.3f}" in text
+        assert f"{entry['transfer_mean']['apgr']:.3f} [0.400, 0.700]" in text
+    assert "oracle (the limit)" in text and "0.900" in text

@@ -106,9 +106,13 @@ def print_transfer(console: Console, metrics: dict[str, Any], paths: dict[str, P
         if not rows:
             continue
         table = Table(title=title, title_justify="left")
-        table.add_column(header[0], no_wrap=True)
-        for col in header[1:]:
-            table.add_column(col, overflow="fold")
+        # the numbers keep their width ("0.530", the mean "0.550 [0.534, 0.567]"); long names are cut on a narrow
+        # terminal (the line under the table and report.html have them whole)
+        numbers = 8 * (len(header) - 2) + 23
+        table.add_column(header[0], no_wrap=True, overflow="ellipsis", max_width=max(16, console.width - numbers - 4))
+        for col in header[1:-1]:
+            table.add_column(col, overflow="fold", min_width=5)
+        table.add_column(header[-1], no_wrap=True, min_width=20)
         for row in rows:
             table.add_row(*(escape(c) for c in row))  # names like ensemble[knn_weight=0] are not markup
         console.print(table)
