@@ -263,3 +263,26 @@ def test_embedder_option_is_recorded_and_bad_spec_is_an_error(tmp_path: Path) ->
     assert metrics is not None and metrics["embedder"] == "static-256:64"
     code, output, _, _ = run_eval([*args, "--embedder", "static-256:lots"])
     assert code != 0 and "NAME:MAX_TOKENS" in output
+
+
+def test_demo_evaluates_the_bundled_benchmarks_then_shows_whether_it_transfers(tmp_path: Path) -> None:
+    # what `make demo` runs (fewer folds and one router, for time): both parts, their reports and the printed numbers
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--folds", "2", "--routers", "logreg"])
+    assert result.exit_code == 0, result.output
+    for name in ("mmlu", "gsm8k"):
+        metrics = json.loads((out / name / "metrics.json").read_text())
+        apgr = metrics["routers"]["logreg"]["apgr"]
+        assert f"logreg         APGR {apgr:.3f}" in result.output
+        assert (out / name / "report.html").is_file()
+    transfer = json.loads((out / "transfer" / "metrics.json").read_text())
+    assert list(transfer["sources"]) == ["mmlu", "gsm8k", "llmrouter"]
+    assert set(transfer["candidates"]) == {
+        "knn / strong-wins", "knn / difficulty",
+        "ensemble[knn_weight=0] / strong-wins", "ensemble[knn_weight=0] / difficulty",
+    }  # fmt: skip
+    best = max(transfer["candidates"], key=lambda c: transfer["candidates"][c]["transfer_mean"]["apgr"])
+    assert "Does it transfer?" in result.output and f"best mean held-out APGR: {best}" in result.output
+    mean = transfer["candidates"][best]["transfer_mean"]["apgr"]
+    assert f"{mean:.3f} [" in result.output  # the held-out table's numbers are printed, not squeezed out
+    assert (out / "transfer" / "report.html").is_file() and "Demo finished" in result.output
