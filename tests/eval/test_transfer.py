@@ -219,3 +219,18 @@ def test_labels_that_give_the_same_training_tables_share_one_fit() -> None:
     other = Recorder()  # a different fitter never shares: its fits are its own
     evaluate_transfer(sources, [Candidate("probe", parse_label("weak-fails"), other)], vectors, folds=2, n_resamples=0)
     assert len(other.seen) == 3 + 2 * 3
+
+
+def test_a_candidate_naming_an_in_source_twin_shares_its_in_source_fits() -> None:
+    # the gated router inside one source is its plain expert: given that expert's fitter as its in-source twin, it
+    # fits only its held-out folds and reports the twin's in-source numbers
+    sources = [hard_easy("alpha", 40, 0), hard_easy("beta", 40, 1), hard_easy("gamma", 30, 2)]
+    vectors = [vectors_of(s.table.prompts) for s in sources]
+    expert, gated = Recorder(), Recorder()
+    label = parse_label("weak-fails")
+    cands = [Candidate("expert", label, expert), Candidate("gated", label, gated, in_source_fit=expert)]
+    metrics = evaluate_transfer(sources, cands, vectors, folds=2, n_resamples=50)
+    assert len(expert.seen) == 3 + 3 * 2  # held out, then 2 folds in each source
+    assert len(gated.seen) == 3  # held out only
+    by = metrics["candidates"]
+    assert by["gated / weak-fails"]["in_source"] == by["expert / weak-fails"]["in_source"]

@@ -118,3 +118,15 @@ def test_the_printed_table_keeps_every_number_on_an_80_column_terminal() -> None
             assert f"{entry['transfer'][s]['apgr']:.3f}" in text
         assert f"{entry['transfer_mean']['apgr']:.3f} [0.400, 0.700]" in text
     assert "oracle (the limit)" in text and "0.900" in text
+
+
+def test_a_gated_router_finds_the_ensemble_configured_as_its_expert() -> None:
+    from wayfare.eval.transfer_cli import in_source_twins
+    from wayfare.eval.transfer_sources import parse_router
+
+    names = ("logreg", "ensemble[knn_weight=0]", "gated", "ensemble[knn_weight=0;c=1.0]", "gated[c=1.0]", "knn")
+    choices = [parse_router(n) for n in names]
+    fits = [object() for _ in choices]
+    assert in_source_twins(choices, fits, seed=0) == {2: fits[1], 4: fits[3]}
+    lonely = [parse_router("gated[feature_scale=0.3]"), parse_router("ensemble[knn_weight=0]")]
+    assert in_source_twins(lonely, [object(), object()], seed=0) == {}

@@ -67,6 +67,9 @@ class Candidate:
     label: Label
     fit: Fitter
     params: Mapping[str, Any] = field(default_factory=dict)
+    in_source_fit: Fitter | None = None
+    """A fitter that gives this one's fit whenever the training rows come from one source (the gated router is then
+    its plain expert): in-source results are computed once for every candidate naming the same one."""
 
     @property
     def name(self) -> str:
@@ -236,9 +239,10 @@ def evaluate_transfer(
             if on_step:
                 on_step(f"{cand.name}: held out {held.name}")
             if in_source:
-                key = (cand.fit, "in", i, source_label(held, cand.label).name)
+                fit = cand.in_source_fit or cand.fit
+                key = (fit, "in", i, source_label(held, cand.label).name)
                 if key not in memo:
-                    memo[key] = _in_source(cand, held, vectors[i], folds, n_resamples, seed + i)
+                    memo[key] = _in_source(fit, cand.label, held, vectors[i], folds, n_resamples, seed + i)
                 inside[held.name] = memo[key]
                 if on_step:
                     on_step(f"{cand.name}: in-source {held.name}")
@@ -275,13 +279,13 @@ def evaluate_transfer(
     }
 
 
-def _in_source(cand: Candidate, src: Source, x: Vectors, folds: int, n_resamples: int, seed: int) -> HeldOut:
+def _in_source(fit: Fitter, label: Label, src: Source, x: Vectors, folds: int, n_resamples: int, seed: int) -> HeldOut:
     rows = np.flatnonzero(src.pair_known).astype(np.int64)
     split = kfold_split([src.table.prompts[r] for r in rows], folds, seed)
     scores = np.zeros(len(rows), dtype=np.float64)
     for train, test in split.folds:
-        table = generic(src, cand.label, rows[train])
-        scorer = cand.fit(x[rows[train]], table, table.prompts)
+        table = generic(src, label, rows[train])
+        scorer = fit(x[rows[train]], table, table.prompts)
         scores[test] = scorer(x[rows[test]], [src.table.prompts[r] for r in rows[test]])
     return score_source(scores, src, rows, n_resamples, seed)
 

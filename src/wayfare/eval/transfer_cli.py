@@ -40,6 +40,25 @@ def fitter(choice: RouterChoice, embedder: Embedder | None, seed: int) -> Any:
     return fit
 
 
+def in_source_twins(choices: Sequence[RouterChoice], fits: Sequence[Any], seed: int) -> dict[int, Any]:
+    """For each gated router among ``choices``, the fitter of an ensemble choice configured as its expert, if there
+    is one: inside one source the gated router is that expert, so their in-source results are computed once."""
+    from wayfare.routers.gated import GatedRouter
+    from wayfare.routers.registry import make_router
+
+    routers = [make_router(c.kind, seed=seed, **c.params) for c in choices]
+    twins: dict[int, Any] = {}
+    for i, r in enumerate(routers):
+        if not isinstance(r, GatedRouter):
+            continue
+        expert = r.expert()
+        for j, other in enumerate(routers):
+            if type(other) is type(expert) and other.get_params() == expert.get_params():
+                twins[i] = fits[j]
+                break
+    return twins
+
+
 def _embed_all(embedder: Embedder, sources: Sequence[Source], progress: Progress) -> list[NDArray[np.float32]]:
     out = []
     for src in sources:
@@ -78,9 +97,10 @@ def run_transfer(
     if not choices:
         raise ValueError("--routers is empty")
     fits = [fitter(c, embedder, seed) for c in choices]  # one per router: labels giving equal tables share fits
+    twins = in_source_twins(choices, fits, seed)
     cands = [
-        Candidate(c.name, label, fit, c.params)
-        for c, fit in zip(choices, fits, strict=True)
+        Candidate(c.name, label, fit, c.params, in_source_fit=twins.get(i))
+        for i, (c, fit) in enumerate(zip(choices, fits, strict=True))
         for label in parse_labels(labels)
     ]
     vectors = _embed_all(embedder, srcs, progress)

@@ -79,9 +79,11 @@ class GatedRouter(BaseRouter):
         self.knn_weight = knn_weight
         self.c = c
         self.feature_scale = feature_scale
-        self._expert()  # validates the experts' parameters
+        self.expert()  # validates the experts' parameters
 
-    def _expert(self) -> EnsembleRouter:
+    def expert(self) -> EnsembleRouter:
+        """A fresh, unfitted expert of this router's configuration. Fitted on one kind of prompt only (no domain rows,
+        or nothing but domain rows), the gated router *is* one such expert fitted on all the rows."""
         return EnsembleRouter(knn_weight=self.knn_weight, c=self.c, feature_scale=self.feature_scale, seed=self.seed)
 
     @staticmethod
@@ -101,14 +103,14 @@ class GatedRouter(BaseRouter):
         inside = self.domain_rows(table)
         self.domain_n_ = int(inside.sum())
         if self.domain_n_ in (0, len(table)):  # one kind of prompt only: one probe of all rows, no gate
-            self.general_, self.domain_ = self._expert(), None
+            self.general_, self.domain_ = self.expert(), None
             self.general_.fit_vectors(x, table)
             self.gate_coef_, self.gate_intercept_ = np.zeros(0), np.zeros(1)
             return
-        self.general_ = self._expert()
+        self.general_ = self.expert()
         self.general_.fit_vectors(x[~inside], table.subset(np.flatnonzero(~inside)))
         rows = np.concatenate([np.arange(len(table)), np.repeat(np.flatnonzero(inside), self.domain_weight - 1)])
-        self.domain_ = self._expert()
+        self.domain_ = self.expert()
         self.domain_.fit_vectors(x[rows], table.subset(rows))
         gate = LogisticRegression(C=self.gate_c, class_weight="balanced", max_iter=5000, tol=GATE_TOL)
         gate.fit(self._gate_input(x, feature_matrix(table.prompts)), inside.astype(np.int64))
@@ -182,8 +184,8 @@ class GatedRouter(BaseRouter):
             raise ValueError("the artifact's lexical features differ from this wayfare's (retrain the router)")
         self._fused_ = None
         self.domain_n_ = int(state["domain_rows"])
-        self.general_ = self._expert()
-        self.domain_ = self._expert() if "domain" in state else None  # a gate was fitted: its expert was saved
+        self.general_ = self.expert()
+        self.domain_ = self.expert() if "domain" in state else None  # a gate was fitted: its expert was saved
         load_members(self._members(), self.models_, state, arrays)
         self.gate_coef_ = arrays["gate_coef"].astype(np.float64)
         self.gate_intercept_ = arrays["gate_intercept"].astype(np.float64)
