@@ -325,8 +325,6 @@ def demo_command(
 
 
 def _demo_transfer(out: Path, embedder: str, folds: int, seed: int) -> None:
-    from wayfare.eval.transfer_cli import print_transfer, run_transfer
-
     console.print(
         "\n[bold]Does it transfer?[/bold] The numbers above are in-source: k-fold inside one benchmark, which rewards "
         "memorising it. Below, each bundled source is scored by routers trained on the other two (leave-one-source-"
@@ -335,19 +333,18 @@ def _demo_transfer(out: Path, embedder: str, folds: int, seed: int) -> None:
         "saw: read the held-out table. This is how the shipped default was chosen (docs/ROUTERS.md, Transfer).",
         soft_wrap=True,
     )
-    with _progress() as progress:
-        metrics, paths = run_transfer(
-            sources=list(DEMO_TRANSFER_SOURCES),
-            routers=DEMO_TRANSFER_ROUTERS,
-            labels=DEMO_TRANSFER_LABELS,
-            strong=None,
-            weak=None,
-            embedder=_embedder(embedder),
-            embedder_spec=embedder,
-            folds=folds,
-            n_resamples=1000,
-            seed=seed,
-            out=out,
-            progress=progress,
-        )
-    print_transfer(console, metrics, paths)
+    _transfer(
+        sources=list(DEMO_TRANSFER_SOURCES),
+        source_weights=[],
+        routers=DEMO_TRANSFER_ROUTERS,
+        labels=DEMO_TRANSFER_LABELS,
+        strong=None,
+        weak=None,
+        embedder=embedder,
+        folds=folds,
+        bootstrap=1000,
+        seed=seed,
+        out=out,
+        benchmark=None,
+        data=None,
+    )

@@ -189,20 +189,9 @@ class Gateway:
             return _from_cache(ctx, hit, label, probe.metadata(True))
 
         async def call(dep_id: str) -> JSON:
-            dep = self.deployments.by_id[dep_id]
-            cfg = dep.config
-            if dep.limited:  # one more request of its quota this minute
-                await self.deployments.usage.add(dep.id, 1, 0)
-            t0 = self._begin_attempt(dep)
-            try:
-                with ctx.attempt_span(dep.model):
-                    result = await dep.provider.request(
-                        ctx.endpoint, {**ctx.body, "model": cfg.upstream_model}, cfg.timeout
-                    )
-            finally:
-                dep.in_flight -= 1
-            dep.first_byte(t0)
-            return result
+            UPSTREAM_HEADERS.set(None)  # what the provider surfaces for this attempt
+            with ctx.attempt_span(self.deployments.by_id[dep_id].model):
+                return await self.deployments.request(dep_id, ctx.endpoint, ctx.body)
 
         t_up = time.perf_counter()
         try:

@@ -154,6 +154,26 @@ class Deployments:
     def exhausted(self, model: str) -> ProviderError:
         return self.pools[model].exhausted()
 
+    async def request(self, dep_id: str, endpoint: Endpoint, body: JSON, timeout: float | None = None) -> JSON:
+        """One unary attempt on deployment ``dep_id``: a request of its quota counted, in flight while it runs, its
+        latency average updated; ``body`` goes out with the deployment's own upstream model name. ``timeout``
+        defaults to the deployment's."""
+        dep = self.by_id[dep_id]
+        if dep.limited:  # one more request of its quota this minute
+            await self.usage.add(dep.id, 1, 0)
+        dep.in_flight += 1
+        t0 = time.perf_counter()
+        try:
+            result = await dep.provider.request(
+                endpoint,
+                {**body, "model": dep.config.upstream_model},
+                dep.config.timeout if timeout is None else timeout,
+            )
+        finally:
+            dep.in_flight -= 1
+        dep.first_byte(t0)
+        return result
+
     def status(self, available: Callable[[str, float], bool], now: float) -> dict[str, list[dict[str, object]]]:
         """What this replica knows of each model with several deployments (for ``/ready``): requests in flight, the
         time-to-first-byte average, whether it is cooling down."""
@@ -182,25 +202,9 @@ async def request_model(
     (shadow traffic, the quality judge) and the traffic tools, so that they balance and fail over like clients do.
     ``timeout`` (seconds per attempt) defaults to each deployment's own. Raises
     :class:`~wayfare.gateway.retry.AllAttemptsFailed` when every attempt failed."""
-
-    async def call(dep_id: str) -> JSON:
-        dep = deployments.by_id[dep_id]
-        if dep.limited:  # one more request of its quota this minute
-            await deployments.usage.add(dep.id, 1, 0)
-        dep.in_flight += 1
-        t0 = time.perf_counter()
-        try:
-            result = await dep.provider.request(
-                endpoint,
-                {**body, "model": dep.config.upstream_model},
-                timeout if timeout is not None else dep.config.timeout,
-            )
-        finally:
-            dep.in_flight -= 1
-        dep.first_byte(t0)
-        return result
-
-    result, dep_id, _ = await executor.run([model], call, deployments)
+    result, dep_id, _ = await executor.run(
+        [model], lambda dep_id: deployments.request(dep_id, endpoint, body, timeout), deployments
+    )
     dep = deployments.by_id[dep_id]
     tokens = usage_tokens(result.get("usage"))
     if dep.limited and (tokens[0] or tokens[1]):

@@ -122,12 +122,9 @@ class ShadowRunner:
         assert job.route.shadow is not None
         body = {k: v for k, v in job.body.items() if k not in ("stream", "stream_options")}
         try:
-            try:
-                resp = await request_model(
-                    self.deployments, self.executor, job.other_model, "chat", body, job.route.shadow.timeout
-                )
-            except AllAttemptsFailed as exc:
-                raise exc.last from None  # the upstream's own error, for the log
+            resp = await request_model(
+                self.deployments, self.executor, job.other_model, "chat", body, job.route.shadow.timeout
+            )
             other_answer = answer_text(resp)
             if other_answer is None:
                 raise ValueError("the shadow answer has no text")
@@ -135,8 +132,9 @@ class ShadowRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a shadow failure must never reach a client: log it and move on
+            err = exc.last if isinstance(exc, AllAttemptsFailed) else exc  # the upstream's own error, for the log
             self.stats.failed += 1
-            message = f"{job.request_id} ({job.other_model}): {type(exc).__name__}: {exc}"
+            message = f"{job.request_id} ({job.other_model}): {type(err).__name__}: {err}"
             self.stats.errors = [*self.stats.errors[-9:], message]
             log.warning("shadow call failed: %s", message)
             return
